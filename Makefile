@@ -1,0 +1,29 @@
+# The two set-up commands of the README:
+#   make lab    create .venv, install, open the lessons in JupyterLab
+#   make test   create .venv, install (with test tools and a browser), run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8888
+
+.PHONY: lab test system-packages benchmarks clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $@
+
+lab: $(BIN)/.installed
+	$(BIN)/jupyter lab --notebook-dir=notebooks --port=$(PORT) 00_start_here.ipynb
+
+system-packages:
+	bash scripts/install_system_packages.sh
+
+test: $(BIN)/.installed system-packages
+	$(BIN)/python -m pytest
+
+benchmarks: $(BIN)/.installed
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,263 @@
+"""The building blocks of residual and plain networks (He et al. 2015, Sections 3.2-3.3).
+
+A residual block computes ``out = activation(F(x) + shortcut(x))``, where ``F`` is the
+*residual branch* (two 3x3 convolutions for the basic block, 1x1-3x3-1x1 for the
+bottleneck) and ``shortcut`` is one of the paper's options:
+
+- ``"A"`` identity; where the shape changes, take every second pixel and pad the new
+  channels with zeros (no parameters);
+- ``"B"`` identity, but a 1x1 projection (+ BN) where the shape changes;
+- ``"C"`` a 1x1 projection (+ BN) on every shortcut;
+- ``"none"`` no shortcut at all: the block of the *plain* net, ``out = activation(F(x))``.
+
+Every activation is its own non-inplace module and the addition is not in place, so that
+forward/backward hooks and captum see every step of the computation.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SHORTCUT_OPTIONS = ("A", "B", "C", "none")
+NORMS = ("batch", "none")
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+_ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding 1 and no bias (BN supplies the bias)."""
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution, used by bottlenecks and projection shortcuts."""
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+def make_norm(norm: str, channels: int) -> nn.Module:
+    """Batch normalization, or an identity when ``norm="none"`` (same module names either way)."""
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
+def make_activation(activation: str) -> nn.Module:
+    """A fresh, non-inplace activation module (never shared between uses)."""
+    return _ACTIVATION_CLASSES[activation]()
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A: identity that subsamples and appends zero channels where the shape grows.
+
+    Adds no parameters, which is why the paper can compare plain and residual nets of
+    exactly the same size.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        if out_channels < in_channels:
+            raise ValueError(
+                f"option A cannot shrink channels ({in_channels} -> {out_channels}); use option B or C"
+            )
+        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        extra = self.out_channels - self.in_channels
+        if extra:
+            x = F.pad(x, (0, 0, 0, 0, 0, extra))
+        return x
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}->{self.out_channels}, stride={self.stride}"
+
+
+class IdentityShortcut(nn.Module):
+    """The parameter-free shortcut ``x -> x`` where input and output shapes match."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class ProjectionShortcut(nn.Module):
+    """Options B and C: a 1x1 convolution (with stride) and normalization, ``W_s x`` in Eq. 2."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, norm: str):
+        super().__init__()
+        self.conv = conv1x1(in_channels, out_channels, stride)
+        self.bn = make_norm(norm, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+def make_shortcut(
+    shortcut: str, in_channels: int, out_channels: int, stride: int, norm: str
+) -> nn.Module | None:
+    """The shortcut module for one block, or ``None`` for a plain block (option "none")."""
+    shape_changes = stride != 1 or in_channels != out_channels
+    if shortcut == "none":
+        return None
+    if shortcut == "C" or (shortcut == "B" and shape_changes):
+        return ProjectionShortcut(in_channels, out_channels, stride, norm)
+    if shortcut == "A" and shape_changes:
+        return ZeroPadShortcut(in_channels, out_channels, stride)
+    return IdentityShortcut()
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions (Fig. 2 / Fig. 5 left): conv-BN-act-conv-BN, (+ shortcut), act."""
+
+    expansion = 1
+    #: Modules whose outputs are the "responses" of the block's 3x3 layers (Fig. 7):
+    #: after BN, before the activation or the addition.
+    response_modules = ("bn1", "bn2")
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: str = "A",
+        norm: str = "batch",
+        activation: str = "relu",
+    ):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn1 = make_norm(norm, channels)
+        self.act1 = make_activation(activation)
+        self.conv2 = conv3x3(channels, out_channels)
+        self.bn2 = make_norm(norm, out_channels)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
+        self.act2 = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        if self.shortcut is None:
+            return self.act2(residual)
+        return self.act2(residual + self.shortcut(x))
+
+
+class Bottleneck(nn.Module):
+    """1x1 (reduce) - 3x3 - 1x1 (restore, 4x channels), for ResNet-50/101/152 (Fig. 5 right).
+
+    ``stride_on="1x1"`` puts the stride-2 on the first 1x1 convolution, as in the paper;
+    ``"3x3"`` puts it on the 3x3 convolution, as torchvision does ("ResNet v1.5"): same
+    parameters, a few percent more multiply-adds.
+    """
+
+    expansion = 4
+    response_modules = ("bn2",)
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: str = "B",
+        norm: str = "batch",
+        activation: str = "relu",
+        stride_on: str = "1x1",
+    ):
+        super().__init__()
+        out_channels = channels * self.expansion
+        stride_1x1, stride_3x3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        self.conv1 = conv1x1(in_channels, channels, stride_1x1)
+        self.bn1 = make_norm(norm, channels)
+        self.act1 = make_activation(activation)
+        self.conv2 = conv3x3(channels, channels, stride_3x3)
+        self.bn2 = make_norm(norm, channels)
+        self.act2 = make_activation(activation)
+        self.conv3 = conv1x1(channels, out_channels)
+        self.bn3 = make_norm(norm, out_channels)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
+        self.act3 = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.act1(self.bn1(self.conv1(x)))
+        out = self.act2(self.bn2(self.conv2(out)))
+        residual = self.bn3(self.conv3(out))
+        if self.shortcut is None:
+            return self.act3(residual)
+        return self.act3(residual + self.shortcut(x))
+
+
+class PreActBasicBlock(nn.Module):
+    """Pre-activation basic block (He et al. 2016): BN-act-conv, twice, then a clean addition.
+
+    Nothing follows the addition, so the identity path runs from block to block untouched.
+    A projection shortcut reads the pre-activated input, as in the authors' code.
+    """
+
+    expansion = 1
+    response_modules = ("conv1", "conv2")
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: str = "A",
+        norm: str = "batch",
+        activation: str = "relu",
+    ):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.bn1 = make_norm(norm, in_channels)
+        self.act1 = make_activation(activation)
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn2 = make_norm(norm, channels)
+        self.act2 = make_activation(activation)
+        self.conv2 = conv3x3(channels, out_channels)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activated = self.act1(self.bn1(x))
+        residual = self.conv2(self.act2(self.bn2(self.conv1(activated))))
+        if self.shortcut is None:
+            return residual
+        shortcut_input = activated if isinstance(self.shortcut, ProjectionShortcut) else x
+        return residual + self.shortcut(shortcut_input)
+
+
+class PreActBottleneck(nn.Module):
+    """Pre-activation bottleneck (He et al. 2016): (BN-act-conv) x3 with 1x1, 3x3, 1x1 convs."""
+
+    expansion = 4
+    response_modules = ("conv2",)
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        shortcut: str = "B",
+        norm: str = "batch",
+        activation: str = "relu",
+        stride_on: str = "1x1",
+    ):
+        super().__init__()
+        out_channels = channels * self.expansion
+        stride_1x1, stride_3x3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        self.bn1 = make_norm(norm, in_channels)
+        self.act1 = make_activation(activation)
+        self.conv1 = conv1x1(in_channels, channels, stride_1x1)
+        self.bn2 = make_norm(norm, channels)
+        self.act2 = make_activation(activation)
+        self.conv2 = conv3x3(channels, channels, stride_3x3)
+        self.bn3 = make_norm(norm, channels)
+        self.act3 = make_activation(activation)
+        self.conv3 = conv1x1(channels, out_channels)
+        self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        activated = self.act1(self.bn1(x))
+        out = self.conv1(activated)
+        out = self.conv2(self.act2(self.bn2(out)))
+        residual = self.conv3(self.act3(self.bn3(out)))
+        if self.shortcut is None:
+            return residual
+        shortcut_input = activated if isinstance(self.shortcut, ProjectionShortcut) else x
+        return residual + self.shortcut(shortcut_input)

@@ -1,0 +1,19 @@
+import torch
+
+import resnet_explorer as rx
+from resnet_explorer.device import resolve_device
+
+
+def test_default_device_prefers_an_accelerator():
+    device = rx.default_device()
+    if torch.cuda.is_available():
+        assert device.type == "cuda"
+    elif torch.backends.mps.is_available():
+        assert device.type == "mps"
+    else:
+        assert device == torch.device("cpu")
+
+
+def test_resolve_device_honours_an_override():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None) == rx.default_device()

@@ -1,0 +1,26 @@
+"""The project's set-up files agree with each other and with the README."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _package_names(requirements):
+    return {re.split(r"[<>=!~ \[]", item.strip(), maxsplit=1)[0].lower() for item in requirements}
+
+
+def test_environment_yml_names_the_same_runtime_packages_as_pyproject():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime = _package_names(pyproject["project"]["dependencies"])
+    pip_lines = re.findall(r"^\s+- (?!-e)([A-Za-z][^\s]*)$", (ROOT / "environment.yml").read_text(), re.M)
+    conda_only = {"python", "pip"}
+    assert _package_names(pip_lines) - conda_only == runtime
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"^\s*(make \w+)\s*$", readme, re.M)
+    assert commands[:2] == ["make lab", "make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
