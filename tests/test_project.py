@@ -15,7 +15,7 @@ def test_environment_yml_names_the_same_runtime_packages_as_pyproject():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     runtime = _package_names(pyproject["project"]["dependencies"])
     pip_lines = re.findall(r"^\s+- (?!-e)([A-Za-z][^\s]*)$", (ROOT / "environment.yml").read_text(), re.M)
-    conda_only = {"python", "pip"}
+    conda_only = {"python", "pip", "pip:"}
     assert _package_names(pip_lines) - conda_only == runtime
 
 
