@@ -9,11 +9,20 @@ The public API, in the order a lesson meets it::
 """
 
 from .counting import count_flops, count_params, describe
+from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
+from .environment_check import check_environment, fast_mode
 from .models import ModelConfig, ResNet, build_model
 from .torchvision_compat import from_torchvision
 
 __all__ = [
+    "DATASET_NAMES",
+    "CorruptDatasetError",
+    "Dataset",
+    "DatasetNotFoundError",
+    "check_environment",
+    "fast_mode",
+    "load_dataset",
     "ModelConfig",
     "ResNet",
     "build_model",
