@@ -8,7 +8,9 @@ bottleneck) and ``shortcut`` is one of the paper's options:
   channels with zeros (no parameters);
 - ``"B"`` identity, but a 1x1 projection (+ BN) where the shape changes;
 - ``"C"`` a 1x1 projection (+ BN) on every shortcut;
-- ``"none"`` no shortcut at all: the block of the *plain* net, ``out = activation(F(x))``.
+- ``"none"`` no shortcut at all: the block of the *plain* net, ``out = activation(F(x))``;
+- ``"dense"`` concatenate instead of add (DenseNet, Huang et al. 2017):
+  ``out = concat(x, F(x))``, so every block's input reaches every later block of its stage.
 
 Every activation is its own non-inplace module and the addition is not in place, so that
 forward/backward hooks and captum see every step of the computation.
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-SHORTCUT_OPTIONS = ("A", "B", "C", "none")
+SHORTCUT_OPTIONS = ("A", "B", "C", "none", "dense")
 NORMS = ("batch", "none")
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 _ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -261,3 +263,42 @@ class PreActBottleneck(nn.Module):
             return residual
         shortcut_input = activated if isinstance(self.shortcut, ProjectionShortcut) else x
         return residual + self.shortcut(shortcut_input)
+
+
+class DenseBlock(nn.Module):
+    """Concatenate instead of add: ``out = concat(x, F(x))`` with ``F`` two 3x3 convs.
+
+    Where a residual block *adds* its ``F(x)`` to ``x`` (same width in and out), a dense block
+    *appends* ``growth`` new channels: later blocks see every earlier feature map unchanged,
+    at the price of wider inputs, hence more multiply-adds and memory per block.
+    """
+
+    expansion = 1
+    response_modules = ("bn1", "bn2")
+
+    def __init__(self, in_channels: int, growth: int, norm: str = "batch", activation: str = "relu"):
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, growth)
+        self.bn1 = make_norm(norm, growth)
+        self.act1 = make_activation(activation)
+        self.conv2 = conv3x3(growth, growth)
+        self.bn2 = make_norm(norm, growth)
+        self.act2 = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        new_features = self.act2(self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x))))))
+        return torch.cat([x, new_features], dim=1)
+
+
+class Transition(nn.Module):
+    """Between dense stages: a 1x1 conv to the next stage's width, then 2x2 average pooling."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm: str, activation: str):
+        super().__init__()
+        self.conv = conv1x1(in_channels, out_channels)
+        self.bn = make_norm(norm, out_channels)
+        self.act = make_activation(activation)
+        self.pool = nn.AvgPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.act(self.bn(self.conv(x))))

@@ -9,6 +9,7 @@ Two families:
   use basic blocks, ResNet-50/101/152 bottleneck blocks.
 
 ``shortcut="none"`` gives the plain twin: the same layers, no shortcuts.
+``shortcut="dense"`` (cifar family) concatenates instead of adding, as DenseNet does.
 
 Example::
 
@@ -31,8 +32,10 @@ from .blocks import (
     SHORTCUT_OPTIONS,
     BasicBlock,
     Bottleneck,
+    DenseBlock,
     PreActBasicBlock,
     PreActBottleneck,
+    Transition,
     conv3x3,
     make_activation,
     make_norm,
@@ -84,7 +87,9 @@ class ModelConfig:
     @property
     def name(self) -> str:
         """A short label a student can read, e.g. ``"ResNet-56 (A)"`` or ``"plain-20"``."""
-        if self.shortcut == "none":
+        if self.shortcut == "dense":
+            base = f"dense-{self.depth}"
+        elif self.shortcut == "none":
             base = f"plain-{self.depth}"
         else:
             base = f"ResNet-{self.depth} ({self.shortcut})"
@@ -140,6 +145,8 @@ def validate_options(config: ModelConfig) -> None:
             f"depth {config.depth} is not 6n+2 (n >= 1) for the CIFAR family; "
             f"nearest valid depths are {nearest}"
         )
+    if config.shortcut == "dense" and (config.family != "cifar" or config.preact):
+        raise ValueError('shortcut="dense" is available for family="cifar" without preact only')
     if config.family == "imagenet" and config.depth not in IMAGENET_STAGES:
         allowed = ", ".join(str(d) for d in IMAGENET_STAGES)
         raise ValueError(f"ImageNet depth {config.depth} is not one of {allowed}")
@@ -192,6 +199,22 @@ class ResNet(nn.Module):
             block_options["stride_on"] = config.bottleneck_stride
 
         self.stem = _make_stem(config)
+        if config.shortcut == "dense":
+            in_channels = self._add_dense_stages(config)
+        else:
+            in_channels = self._add_residual_stages(config, block_class, block_options)
+        self.num_stages = len(config.stage_blocks)
+
+        # Pre-activation nets end with BN-act, since their blocks end with a bare addition.
+        self.final_bn = make_norm(config.norm, in_channels) if config.preact else nn.Identity()
+        self.final_act = make_activation(config.activation) if config.preact else nn.Identity()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(in_channels, config.num_classes)
+        initialize(self, config.init, config.activation)
+
+    def _add_residual_stages(self, config: ModelConfig, block_class, block_options) -> int:
+        """Stages of residual (or plain) blocks; returns the channels of the last block."""
         in_channels = config.width
         for index, num_blocks in enumerate(config.stage_blocks):
             channels = config.width * 2**index
@@ -204,15 +227,24 @@ class ResNet(nn.Module):
                 blocks.append((f"block{position + 1}", block))
                 in_channels = channels * block_class.expansion
             self.add_module(f"stage{index + 1}", nn.Sequential(OrderedDict(blocks)))
-        self.num_stages = len(config.stage_blocks)
+        return in_channels
 
-        # Pre-activation nets end with BN-act, since their blocks end with a bare addition.
-        self.final_bn = make_norm(config.norm, in_channels) if config.preact else nn.Identity()
-        self.final_act = make_activation(config.activation) if config.preact else nn.Identity()
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.flatten = nn.Flatten()
-        self.fc = nn.Linear(in_channels, config.num_classes)
-        initialize(self, config.init, config.activation)
+    def _add_dense_stages(self, config: ModelConfig) -> int:
+        """Stages of dense blocks, each adding half a stage width; transitions between stages."""
+        in_channels = config.width
+        for index, num_blocks in enumerate(config.stage_blocks):
+            stage_width = config.width * 2**index
+            modules = []
+            if index > 0:
+                modules.append(("transition", Transition(in_channels, stage_width, config.norm, config.activation)))
+                in_channels = stage_width
+            growth = max(1, stage_width // 2)
+            for position in range(num_blocks):
+                block = DenseBlock(in_channels, growth, config.norm, config.activation)
+                modules.append((f"block{position + 1}", block))
+                in_channels += growth
+            self.add_module(f"stage{index + 1}", nn.Sequential(OrderedDict(modules)))
+        return in_channels
 
     def stages(self) -> list[nn.Sequential]:
         """The stages in order (``stage1``, ``stage2``, ...)."""

@@ -131,6 +131,7 @@ def test_device_argument_moves_the_model():
         (dict(depth=21), "nearest valid depths are 20 and 26"),
         (dict(depth=4), "nearest valid depths are 8"),
         (dict(depth=20, shortcut="D"), "allowed: A, B, C, none"),
+        (dict(depth=50, family="imagenet", shortcut="dense"), "family=.cifar. without preact only"),
         (dict(depth=19, family="imagenet"), "18, 34, 50, 101, 152"),
         (dict(depth=20, family="vgg"), "allowed: cifar, imagenet"),
         (dict(depth=20, activation="gelu"), "allowed: relu, tanh, sigmoid"),
@@ -144,3 +145,17 @@ def test_device_argument_moves_the_model():
 def test_bad_options_say_what_is_allowed(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rx.build_model(**kwargs)
+
+
+def test_dense_blocks_concatenate_instead_of_adding():
+    model = rx.build_model(20, "dense")
+    assert model.config.name == "dense-20"
+    block = model.stage1.block1
+    x = torch.randn(2, 16, 8, 8)
+    out = block(x)
+    assert out.shape == (2, 16 + 8, 8, 8)
+    torch.testing.assert_close(out[:, :16], x)  # the input passes through untouched
+    stage_out_channels = [stage[-1].conv1.in_channels + stage[-1].conv2.out_channels for stage in model.stages()]
+    assert stage_out_channels == [16 + 3 * 8, 32 + 3 * 16, 64 + 3 * 32]
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert "stage2.transition" in dict(model.named_modules())
