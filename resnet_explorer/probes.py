@@ -1,0 +1,501 @@
+"""Probes: what happens inside a network, as plain numbers (they never plot).
+
+- ``layer_responses(model, images)``: how strongly each 3x3 layer responds, the measurement of
+  He et al. 2015, Fig. 7 ("ResNets have generally smaller responses than their plain
+  counterparts": a residual branch only adds a small correction to its input).
+- ``gradient_flow(model, images, labels)``: how large the gradients are, layer by layer, after
+  one backward pass. Deep plain nets without BN, or ResNets whose identity path passes through a
+  squashing activation, let them vanish on the way to the first layers; the clean identity path
+  of pre-activation ResNets (He et al. 2016) carries them back intact.
+- ``Recorder(model)``: a context manager that watches layers while a model trains.
+
+**Layers and their responses.** A *layer* is one 3x3 convolution, named after its conv module
+(``"stage1.block1.conv1"``), or ``"stem"`` for the first convolution (the 7x7 one in the
+ImageNet nets). Its *response* is read where the paper reads it: after BN, before the activation
+or the addition. In a basic block that is the output of ``bn1`` / ``bn2``; in a pre-activation
+block, whose BN comes before the convolution, it is the conv's own output. Bottleneck blocks
+contribute their 3x3 layer only. ``response_layers(model)`` maps layer names to these modules;
+the blocks name them in their ``response_modules`` attribute.
+
+**Which standard deviation.** The paper plots "the standard deviations (std) of layer
+responses" without saying over what. We take, for each channel, the std over the images and
+the positions of the map, and average it over the channels (``channel_std``). That measures how
+much each unit's output varies with the input, which is what BN's scale controls and what a
+residual branch close to zero keeps small. The std of the whole tensor would also count how far
+apart the channels' *means* are (BN's shifts), constant offsets that are not responses to
+anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.autograd.graph import register_multi_grad_hook
+from torch.utils.hooks import RemovableHandle
+
+
+# --------------------------------------------------------------------------------------------
+# Which layers, and checks of the input
+# --------------------------------------------------------------------------------------------
+
+def response_layers(model: nn.Module) -> dict[str, str]:
+    """The net's 3x3 layers in forward order: layer name -> name of the module giving its response.
+
+    ``{"stem": "stem.bn", "stage1.block1.conv1": "stage1.block1.bn1", ...}`` for a ResNet;
+    a pre-activation net reads its responses at the convs: ``"stem": "stem.conv"``, ...
+    A CIFAR net of depth 6n+2 has 6n+1 of them (every weighted layer but the fc).
+    """
+    _check_resnet(model)
+    layers = {"stem": "stem.bn" if hasattr(model.stem, "bn") else "stem.conv"}
+    for stage_index, stage in enumerate(model.stages(), start=1):
+        for block_name, block in stage.named_children():
+            prefix = f"stage{stage_index}.{block_name}"
+            for module_name in block.response_modules:
+                # The response of conv k is read at bn k (or at conv k itself, pre-activation).
+                layers[f"{prefix}.{module_name.replace('bn', 'conv')}"] = f"{prefix}.{module_name}"
+    return layers
+
+
+def channel_std(responses: torch.Tensor) -> torch.Tensor:
+    """Std of each channel over images and positions, averaged over channels (a 0-d tensor).
+
+    ``responses`` is (N, C, H, W), or (N, C) for a fully connected layer. The std is the
+    population one (no Bessel correction), so a single value gives 0, not NaN.
+    """
+    dims = [0, *range(2, responses.ndim)]
+    return responses.float().std(dim=dims, correction=0).mean()
+
+
+def _check_resnet(model: nn.Module) -> None:
+    if not (hasattr(model, "stem") and hasattr(model, "stages") and hasattr(model, "config")):
+        raise TypeError(
+            "this probe needs a ResNet or plain net made by build_model(); "
+            f"got {type(model).__name__}"
+        )
+
+
+def _shape(value) -> tuple | str:
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def _check_images(model: nn.Module, images: torch.Tensor) -> None:
+    """Reject images the model cannot take, saying what it expects."""
+    shape = _shape(images)
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be one (N, C, H, W) tensor; got {shape}")
+    expected = model.config.in_channels
+    if images.shape[1] != expected:
+        raise ValueError(
+            f"{model.config.name} expects images with {expected} channel(s) "
+            f"(in_channels={expected}); got images of shape {shape}"
+        )
+
+
+def _check_labels(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
+    classes = model.config.num_classes
+    if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must be a tensor of {images.shape[0]} class indices, "
+                         f"one per image; got {_shape(labels)}")
+    if labels.numel() and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"labels must lie in 0..{classes - 1} ({model.config.name} has {classes} classes); "
+            f"got values from {int(labels.min())} to {int(labels.max())}"
+        )
+
+
+def _unknown_names_error(unknown: list[str], valid: list[str]) -> ValueError:
+    """An error that names the unknown layers, close matches, and a few valid names."""
+    hints = sorted({m for name in unknown for m in difflib.get_close_matches(name, valid, n=2)})
+    examples = ", ".join(repr(name) for name in (hints or valid[:6]))
+    return ValueError(
+        f"unknown layer(s) {', '.join(repr(name) for name in unknown)}; "
+        f"{'did you mean' if hints else 'valid names include'} {examples} "
+        f"(all of them: [name for name, _ in model.named_modules()])"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Running a model without changing it
+# --------------------------------------------------------------------------------------------
+
+def _on_device(model: nn.Module, images: torch.Tensor,
+               device: torch.device | str | None) -> torch.Tensor:
+    """The images where the model is; an explicit ``device`` moves the model there first."""
+    if device is not None:
+        model.to(device)
+    return images.to(next(model.parameters()).device)
+
+
+@contextmanager
+def _probing(model: nn.Module, *, training: bool) -> Iterator[None]:
+    """Run the model in train or eval mode, then restore every module's mode and every buffer.
+
+    A forward pass in train mode updates BN's running statistics; a probe must not change the
+    model it looks at, so the buffers are copied before and put back after.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
+    model.train(training)
+    try:
+        yield
+    finally:
+        for module, mode in modes:
+            module.training = mode
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+
+
+@contextmanager
+def _forward_hooks(modules: dict[str, nn.Module], hook: Callable) -> Iterator[None]:
+    """Call ``hook(name, module, inputs, output)`` after each module's forward; then unhook."""
+    handles = [module.register_forward_hook(partial(hook, name))
+               for name, module in modules.items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _response_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """Layer name -> the module whose output is that layer's response."""
+    modules = dict(model.named_modules())
+    return {layer: modules[module_name] for layer, module_name in response_layers(model).items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Fig. 7: layer responses
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class LayerResponses:
+    """The std of each 3x3 layer's response, in forward order (He et al. 2015, Fig. 7, top)."""
+
+    model_name: str
+    layer_names: list[str]
+    std: np.ndarray  # float, one per layer
+
+    def sorted(self) -> np.ndarray:
+        """The stds in descending order, as in Fig. 7's bottom panel."""
+        return np.sort(self.std)[::-1]
+
+    @property
+    def median(self) -> float:
+        """One number per net, to compare nets (trained ResNets respond less than plain nets)."""
+        return float(np.median(self.std))
+
+    def __len__(self) -> int:
+        return len(self.layer_names)
+
+
+def layer_responses(
+    model: nn.Module, images: torch.Tensor, *, device: torch.device | str | None = None
+) -> LayerResponses:
+    """Std of every 3x3 layer's response to ``images``: the measurement of Fig. 7.
+
+    The model runs in eval mode (BN uses its running statistics, as at test time) without
+    autograd; its mode is restored after. See the module docstring for where each response is
+    read and which std is taken. ``device``: where to compute; default where the model is (an
+    explicit device moves the model there, as ``nn.Module.to`` does).
+
+    The paper measured fully trained nets. After a few dozen steps, BN's running statistics
+    still lag behind the batch statistics, and eval-mode responses can be far larger than 1
+    for reasons that have nothing to do with Fig. 7; the gap between trained ResNets and plain
+    nets grows over thousands of steps.
+    """
+    modules = _response_modules(model)
+    _check_images(model, images)
+    images = _on_device(model, images, device)
+    stds: dict[str, float] = {}
+
+    def record(layer: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        stds[layer] = channel_std(output).item()
+
+    with _probing(model, training=False), torch.no_grad(), _forward_hooks(modules, record):
+        model(images)
+    std = np.array([stds[layer] for layer in modules])
+    return LayerResponses(model.config.name, list(modules), std)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient flow
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class GradientFlow:
+    """Gradient norms after one backward pass of the cross-entropy loss.
+
+    ``output_grad_norm[i]``: L2 norm of the gradient with respect to the response of layer
+    ``layer_names[i]`` (the same layers, in the same order, as ``layer_responses``).
+    ``weight_grad_norm[j]``: L2 norm of the gradient of conv or fc weight ``weight_names[j]``.
+    """
+
+    model_name: str
+    layer_names: list[str]
+    output_grad_norm: np.ndarray
+    weight_names: list[str]
+    weight_grad_norm: np.ndarray
+    loss: float
+
+
+def gradient_flow(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    train_mode: bool = True,
+    device: torch.device | str | None = None,
+) -> GradientFlow:
+    """One forward and backward pass (cross-entropy); the gradient's size at every layer.
+
+    ``train_mode=True`` (the default) computes what a training step sees: BN normalizes with
+    the batch's own statistics. In eval mode a freshly built net's BN would use its initial
+    running statistics (mean 0, variance 1), do nothing, and the gradients would be those of a
+    net without BN. Either way the model is left as it was: its mode, its BN statistics, and
+    its parameters' ``.grad`` (the gradients are computed with ``torch.autograd.grad``, which
+    returns them instead of adding them to ``.grad``). Frozen weights are left out.
+    """
+    modules = _response_modules(model)
+    _check_images(model, images)
+    _check_labels(model, images, labels)
+    images = _on_device(model, images, device)
+    labels = labels.to(images.device)
+    weights = {
+        f"{name}.weight": module.weight
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module.weight.requires_grad
+    }
+    responses: dict[str, torch.Tensor] = {}
+
+    def keep(layer: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        responses[layer] = output
+
+    probing = _probing(model, training=train_mode)
+    with probing, torch.enable_grad(), _forward_hooks(modules, keep):
+        loss = F.cross_entropy(model(images), labels)
+        outputs = [responses[layer] for layer in modules]
+        grads = torch.autograd.grad(loss, [*outputs, *weights.values()])
+    # In float64: the gradients of a deep plain net can be so small (1e-24) that the sum of
+    # their squares underflows float32 and the norm would read 0.
+    norms = torch.stack(torch._foreach_norm(grads, 2, dtype=torch.float64)).cpu().numpy()
+    return GradientFlow(
+        model_name=model.config.name,
+        layer_names=list(modules),
+        output_grad_norm=norms[: len(outputs)],
+        weight_names=list(weights),
+        weight_grad_norm=norms[len(outputs):],
+        loss=loss.item(),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Recorder: watching layers during training
+# --------------------------------------------------------------------------------------------
+
+class Recorder:
+    """Watch layers of a model while it trains: a context manager that hooks and always unhooks.
+
+    Example::
+
+        with Recorder(model, every=10) as recorder:
+            for images, labels in batches:
+                loss = F.cross_entropy(model(images), labels)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        recorder.stats["stage1.block1.bn1"]["std"]   # one value per recorded step
+        recorder.stats["stage1.block1.bn1"]["step"]  # which steps: 0, 10, 20, ...
+
+    A *step* is a forward pass in training mode with autograd on; evaluation passes in between
+    are neither counted nor recorded. On one step in ``every`` (steps 0, every, 2*every, ...)
+    the recorder keeps, for each layer in ``layers``:
+
+    - ``"mean"`` and ``"std"`` of the layer's output, on the first ``sample`` images of the
+      batch (``std`` as in ``layer_responses``: per channel, averaged over channels);
+    - ``"grad_norm"``: L2 norm of the gradient with respect to that output, over the whole
+      batch (NaN if no backward pass followed);
+
+    and, for every trainable parameter, the L2 norm of its gradient (``parameter_stats``).
+    ``maps[name]`` is the last recorded output of each layer named in ``keep_maps`` (first
+    ``sample`` images, detached, on the CPU).
+
+    Args:
+        model: any ``nn.Module``; the default ``layers`` need a net from ``build_model``.
+        layers: module names (as in ``model.named_modules()``) to watch; default the modules
+            giving the 3x3 layers' responses (``response_layers(model).values()``), e.g.
+            ``"stem.bn"``, ``"stage1.block1.bn1"``.
+        every: record one step in ``every``. The hooks return at once on other steps.
+        sample: how many images of the batch the activation statistics use.
+        keep_maps: layers (among ``layers``) whose whole feature maps are kept.
+
+    Cost, from ``benchmarks/bench_recorder.py`` (ResNet-20, batch 128, 2 CPU threads): the
+    defaults ``every=10, sample=16`` keep a training step within a few percent of a bare one.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Iterable[str] | None = None,
+        *,
+        every: int = 10,
+        sample: int = 16,
+        keep_maps: Iterable[str] = (),
+    ):
+        modules = {name: module for name, module in model.named_modules() if name}
+        if layers is None:
+            try:
+                layers = list(response_layers(model).values())
+            except TypeError:
+                raise TypeError(f"the default layers need a net made by build_model(); for a "
+                                f"{type(model).__name__}, name the layers to watch") from None
+        layers = _as_names(layers)
+        keep_maps = _as_names(keep_maps)
+        unknown = [name for name in layers if name not in modules]
+        if unknown:
+            raise _unknown_names_error(unknown, list(modules))
+        not_recorded = [name for name in keep_maps if name not in layers]
+        if not_recorded:
+            raise ValueError(f"keep_maps must name recorded layers; {not_recorded} are not among "
+                             f"them (the first recorded layers: {layers[:4]})")
+        for what, value in (("every", every), ("sample", sample)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+
+        self.model = model
+        self.layers = layers
+        self.every = every
+        self.sample = sample
+        self.keep_maps = keep_maps
+        self.steps: list[int] = []  # the recorded steps
+        self.maps: dict[str, torch.Tensor] = {}
+        self._modules = {name: modules[name] for name in layers}
+        self._parameters = {name: p for name, p in model.named_parameters() if p.requires_grad}
+        # Per layer: recorded steps, (mean, std) tensors, gradient norms (NaN until backward).
+        self._traces = {name: {"step": [], "moments": [], "grad_norm": []} for name in layers}
+        self._parameter_steps: list[int] = []
+        self._parameter_norms: list[torch.Tensor] = []
+        self._next_step = 0
+        self._recording_forward = False  # inside the forward pass of a recorded step
+        self._parameter_step: int | None = None  # the recorded step whose backward comes next
+        self._handles: list[RemovableHandle] = []
+
+    # -- the context manager ---------------------------------------------------------------
+
+    def __enter__(self) -> Recorder:
+        if self._handles:
+            raise RuntimeError("this Recorder is already recording; leave its `with` block first")
+        handles = self._handles
+        try:
+            handles.append(self.model.register_forward_pre_hook(self._on_model_forward_start))
+            handles.append(self.model.register_forward_hook(self._on_model_forward_end))
+            for name, module in self._modules.items():
+                handles.append(module.register_forward_hook(partial(self._on_layer_output, name)))
+            if self._parameters:
+                # One call per backward pass with the gradients of all parameters at once.
+                parameters = list(self._parameters.values())
+                handles.append(register_multi_grad_hook(parameters, self._on_parameter_grads))
+        except BaseException:
+            self._remove_hooks()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._remove_hooks()
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        self._recording_forward = False
+        self._parameter_step = None
+
+    # -- results as plain numbers ----------------------------------------------------------
+
+    @property
+    def stats(self) -> dict[str, dict[str, np.ndarray]]:
+        """Layer name -> ``{"step", "mean", "std", "grad_norm"}``, arrays over recorded steps."""
+        results = {}
+        for name, trace in self._traces.items():
+            moments = (torch.stack(trace["moments"]).cpu().numpy() if trace["moments"]
+                       else np.zeros((0, 2), dtype=np.float32))
+            results[name] = {
+                "step": np.array(trace["step"], dtype=np.int64),
+                "mean": moments[:, 0],
+                "std": moments[:, 1],
+                "grad_norm": np.array([float(norm) for norm in trace["grad_norm"]]),
+            }
+        return results
+
+    @property
+    def parameter_stats(self) -> dict[str, dict[str, np.ndarray]]:
+        """Parameter name -> ``{"step", "grad_norm"}``, one entry per recorded backward pass."""
+        steps = np.array(self._parameter_steps, dtype=np.int64)
+        norms = (torch.stack(self._parameter_norms).numpy() if self._parameter_norms
+                 else np.zeros((0, len(self._parameters))))
+        return {name: {"step": steps, "grad_norm": norms[:, index]}
+                for index, name in enumerate(self._parameters)}
+
+    def __repr__(self) -> str:
+        state = "recording" if self._handles else "not recording"
+        return (f"Recorder({len(self.layers)} layers, every={self.every}, sample={self.sample}, "
+                f"{len(self.steps)} steps recorded, {state})")
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _on_model_forward_start(self, model: nn.Module, inputs: tuple) -> None:
+        if not (model.training and torch.is_grad_enabled()):
+            self._recording_forward = False  # an evaluation pass: not a step
+            return
+        step = self._next_step
+        self._next_step += 1
+        self._recording_forward = step % self.every == 0
+        self._parameter_step = step if self._recording_forward else None
+        if self._recording_forward:
+            self.steps.append(step)
+
+    def _on_model_forward_end(self, model: nn.Module, inputs: tuple, output) -> None:
+        self._recording_forward = False
+
+    def _on_layer_output(self, name: str, module: nn.Module, inputs: tuple, output) -> None:
+        if not self._recording_forward or not isinstance(output, torch.Tensor):
+            return
+        trace = self._traces[name]
+        sample = output.detach()[: self.sample]
+        trace["step"].append(self.steps[-1])
+        trace["moments"].append(torch.stack([sample.float().mean(), channel_std(sample)]))
+        trace["grad_norm"].append(float("nan"))
+        if name in self.keep_maps:
+            self.maps[name] = sample.to("cpu", copy=True)
+        if output.requires_grad:  # fills in the NaN above during the backward pass
+            index = len(trace["grad_norm"]) - 1
+            output.register_hook(partial(self._on_output_grad, trace["grad_norm"], index))
+
+    @staticmethod
+    def _on_output_grad(grad_norms: list, index: int, grad: torch.Tensor) -> None:
+        grad_norms[index] = torch.linalg.vector_norm(grad.detach(), dtype=torch.float64)
+
+    def _on_parameter_grads(self, grads: list[torch.Tensor | None]) -> None:
+        if self._parameter_step is None:
+            return
+        norms = torch.full((len(grads),), float("nan"), dtype=torch.float64)
+        present = [index for index, grad in enumerate(grads) if grad is not None]
+        if present:
+            present_grads = [grads[index] for index in present]
+            norms[present] = torch.stack(
+                torch._foreach_norm(present_grads, 2, dtype=torch.float64)).cpu()
+        self._parameter_steps.append(self._parameter_step)
+        self._parameter_norms.append(norms)
+        self._parameter_step = None
+
+
+def _as_names(names: Iterable[str] | str) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
