@@ -1,0 +1,33 @@
+"""Figures: functions that take results (histories, probe results, counts) and return plotly figures.
+
+They never run a model. Every figure uses the palette and template of ``style``: plain nets
+vermillion, ResNets blue everywhere, large fonts for projectors (``set_theme(large=False)`` for
+laptops), an explicit width and height.
+"""
+
+from .architecture import architecture_diagram
+from .costs import ModelCost, cost_comparison
+from .curves import training_curves
+from .export import ExportError, save_html, save_image
+from .gradients import gradient_flow_figure
+from .images import image_grid
+from .live import update_in_place
+from .responses import layer_responses_figure
+from .style import PLAIN_COLOR, RESIDUAL_COLOR, set_theme
+
+__all__ = [
+    "ExportError",
+    "ModelCost",
+    "PLAIN_COLOR",
+    "RESIDUAL_COLOR",
+    "architecture_diagram",
+    "cost_comparison",
+    "gradient_flow_figure",
+    "image_grid",
+    "layer_responses_figure",
+    "save_html",
+    "save_image",
+    "set_theme",
+    "training_curves",
+    "update_in_place",
+]

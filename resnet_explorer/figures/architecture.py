@@ -1,0 +1,274 @@
+"""A diagram of a ResNet or plain net: the paper's Fig. 3, folded into one row per stage.
+
+Boxes are the first layer, every block and the head; arcs over the blocks are the shortcuts:
+solid for identity shortcuts, dotted for option A's zero-padding shortcut where the shape
+changes, dashed for projection shortcuts (options B and C), as the paper's Fig. 3 draws the
+shortcuts that change dimensions. A plain net has no arcs.
+
+The figure always has the same traces in the same order (whatever the depth), so a widget can
+update a FigureWidget in place when the depth or shortcut changes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..models import ModelConfig
+from . import style
+
+# The axes are in pixels (x right, y down from the top of the plot area), so that boxes fit their
+# text at any depth. Blocks get a slot of at most MAX_SLOT pixels; long stages wrap.
+MAX_SLOT = 230
+BLOCKS_PER_ROW = 18
+ROW_SPACING = 34  # between a box's bottom and the next row's arcs
+MARGIN_TOP = 135  # title, subtitle and legend
+MARGIN_SIDE = 20
+
+#: How each kind of shortcut is drawn: legend name and dash (Fig. 3: dimension changes dashed/dotted).
+SHORTCUT_STYLES = {
+    "identity": ("identity shortcut", "solid"),
+    "zero-pad": ("zero-padding shortcut (A)", "dot"),
+    "projection": ("projection shortcut (1×1 conv, B/C)", "dash"),
+}
+SHORTCUT_NAMES = [name for name, _ in SHORTCUT_STYLES.values()]
+#: Trace names, in the figure's fixed order (the same for every architecture).
+TRACE_NAMES = ("path", "layer boxes", "block boxes", *SHORTCUT_NAMES, "additions", "labels",
+               "row labels")
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """One block as the diagram draws it."""
+
+    name: str
+    stage: int
+    convs: tuple[tuple[int, int, int], ...]  # (kernel, filters, stride) of each conv
+    shortcut: str | None  # "identity", "zero-pad", "projection" or None (plain)
+
+
+def _as_config(model_or_config) -> ModelConfig:
+    """A ``ModelConfig`` from a model, a config, or a dict of ``build_model`` arguments."""
+    config = getattr(model_or_config, "config", model_or_config)
+    if isinstance(config, ModelConfig):
+        return config
+    if isinstance(config, Mapping):
+        return ModelConfig(**config)  # validates, with the builder's own error messages
+    raise TypeError("architecture_diagram needs a model from build_model(), its ModelConfig, or "
+                    f"a dict of build_model arguments; got {type(model_or_config).__name__}")
+
+
+def _shortcut_kind(option: str, shape_changes: bool) -> str | None:
+    """The shortcut ``blocks.make_shortcut`` builds for this option, as the diagram names it."""
+    if option == "none":
+        return None
+    if option == "C" or (option == "B" and shape_changes):
+        return "projection"
+    return "zero-pad" if shape_changes else "identity"
+
+
+def blocks_of(config: ModelConfig) -> list[BlockInfo]:
+    """Every block of an architecture, with its convolutions and its kind of shortcut."""
+    width, bottleneck = config.width, config.block_type == "bottleneck"
+    expansion = 4 if bottleneck else 1
+    in_channels, blocks = width, []
+    for stage_index, count in enumerate(config.stage_blocks):
+        channels = width * 2**stage_index
+        for position in range(count):
+            stride = 2 if stage_index > 0 and position == 0 else 1
+            out_channels = channels * expansion
+            if bottleneck:
+                first, middle = (stride, 1) if config.bottleneck_stride == "1x1" else (1, stride)
+                convs = ((1, channels, first), (3, channels, middle), (1, out_channels, 1))
+            else:
+                convs = ((3, channels, stride), (3, channels, 1))
+            changes = stride != 1 or in_channels != out_channels
+            blocks.append(BlockInfo(f"stage{stage_index + 1}.block{position + 1}", stage_index + 1,
+                                    convs, _shortcut_kind(config.shortcut, changes)))
+            in_channels = out_channels
+    return blocks
+
+
+def _conv_text(kernel: int, filters: int, stride: int) -> str:
+    return f"{kernel}×{kernel}, {filters}" + (", /2" if stride == 2 else "")
+
+
+def _box(x0: float, x1: float, y0: float, y1: float) -> tuple[list, list]:
+    return [x0, x1, x1, x0, x0, None], [y0, y0, y1, y1, y0, None]
+
+
+def _shortcut_path(x0: float, x1: float, y_base: float, y_top: float, radius: float) -> tuple[list, list]:
+    """Up from (x0, y_base), across at ``y_top`` with rounded corners, down to (x1, y_base).
+
+    The y axis points down (pixels from the top), so "up" is towards smaller y.
+    """
+    turn = np.linspace(0.0, np.pi / 2, 7)
+    xs = [x0, *(x0 + radius - radius * np.cos(turn)), *(x1 - radius + radius * np.sin(turn)), x1, None]
+    ys = [y_base, *(y_top + radius - radius * np.sin(turn)), *(y_top + radius - radius * np.cos(turn)),
+          y_base, None]
+    return xs, ys
+
+
+def _title(config: ModelConfig, blocks: list[BlockInfo]) -> str:
+    name = config.name
+    per_block = len(blocks[0].convs)
+    kind = "bottleneck" if per_block == 3 else "basic"
+    layers = per_block * len(blocks)
+    shortcut = {"none": "no shortcuts (plain net)",
+                "A": "shortcuts A: identity, zero-padding where shapes change",
+                "B": "shortcuts B: projections where shapes change",
+                "C": "shortcuts C: projections everywhere"}
+    return (f"{name}: 1 + {len(blocks)} {kind} blocks × {per_block} + 1 = {layers + 2} layers"
+            f"<br><sup>{shortcut[config.shortcut]}</sup>")
+
+
+def architecture_diagram(
+    model_or_config,
+    *,
+    image_size: int | None = None,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    large: bool | None = None,
+) -> go.Figure:
+    """Draw a net from ``build_model`` (or its ``ModelConfig`` / config dict) as boxes and arcs.
+
+    Rows, top to bottom: the first layer, one row per stage (long stages wrap), the head. Each
+    block is a box (its convolutions as "3×3, 16" when there is room; hover for details) with
+    its shortcut as an arc over it: solid identity, dotted zero-padding (option A where the
+    shape changes), dashed projection (B, C). Plain nets have no arcs.
+
+    Args:
+        image_size: side of the input images, for the map sizes in the row labels (default 32
+            for the CIFAR family, 224 for ImageNet).
+    """
+    config = _as_config(model_or_config)
+    look = style.theme(large)
+    blocks = blocks_of(config)
+    cifar = config.family == "cifar"
+    image_size = image_size or (32 if cifar else 224)
+    color = style.family_color("plain" if config.shortcut == "none" else "residual")
+    text_size, label_size = look.font_size - 4, look.font_size - 2
+    line_height = 1.3 * text_size
+    fig_width = style.figure_size("architecture", width, None, large)[0]
+    plot_width = fig_width - 2 * MARGIN_SIDE
+    label_width = int(10 * label_size)
+    blocks_width = plot_width - label_width - 10
+
+    # Rows: the first layer, each stage (wrapped at `per_row` blocks), the head.
+    per_row = max(BLOCKS_PER_ROW, math.ceil(max(config.stage_blocks) / 3))
+    slot = min(MAX_SLOT, blocks_width / min(per_row, max(config.stage_blocks)))
+    gap = max(6.0, min(24.0, 0.18 * slot))
+    convs_per_block = len(blocks[0].convs)
+    widest_text = max(len(_conv_text(*conv)) for block in blocks for conv in block.convs)
+    show_block_text = slot - gap >= 0.55 * text_size * widest_text + 8
+    block_height = (convs_per_block * line_height + 12) if show_block_text else max(28.0, 2 * line_height)
+    layer_height = 2 * line_height + 12
+    rise = 22.0  # how far a shortcut climbs above its block
+    rows: list[tuple[str, list[BlockInfo]]] = []
+    for stage in range(1, len(config.stage_blocks) + 1):
+        members = [block for block in blocks if block.stage == stage]
+        side = image_size // (2 ** (stage - 1)) // (1 if cifar else 4)
+        label = f"stage {stage}<br>{config.width * 2 ** (stage - 1)} filters, {side}×{side}"
+        for start in range(0, len(members), per_row):
+            rows.append((label if start == 0 else "", members[start:start + per_row]))
+
+    path, layer_boxes, block_boxes = ([], []), ([], []), ([], [])
+    arcs = {kind: ([], []) for kind in SHORTCUT_STYLES}
+    additions = ([], [])
+    labels = ([], [], [], [])  # x, y, text, hover
+    row_labels = ([], [])  # y, text
+
+    def add(target, xs, ys):
+        target[0].extend(xs)
+        target[1].extend(ys)
+
+    def add_box(target, x0, x1, y, half, text, hover):
+        add(target, *_box(x0, x1, y - half, y + half))
+        for values, value in zip(labels, ((x0 + x1) / 2, y, text, hover)):
+            values.append(value)
+
+    def add_layer_row(y, label, boxes):
+        row_labels[0].append(y)
+        row_labels[1].append(label)
+        width_each = min(2 * MAX_SLOT, blocks_width / 2)
+        for index, (text, hover) in enumerate(boxes):
+            x0 = label_width + index * width_each
+            add_box(layer_boxes, x0 + gap / 2, x0 + width_each - gap / 2, y, layer_height / 2, text, hover)
+        add(path, [label_width + gap / 2, label_width + len(boxes) * width_each - gap / 2, None],
+            [y, y, None])
+
+    y = ROW_SPACING / 2 + layer_height / 2
+    stem_text = (f"3×3 conv, {config.width}" if cifar
+                 else f"7×7 conv, {config.width}, /2<br>3×3 max pool, /2")
+    add_layer_row(y, "first layer", [
+        (f"image<br>{config.in_channels}×{image_size}×{image_size}", "the input images"),
+        (stem_text, "the first layer (stem)")])
+    y += layer_height / 2
+    for label, members in rows:
+        y += ROW_SPACING + rise + block_height / 2
+        row_labels[0].append(y)
+        row_labels[1].append(label)
+        top = y - block_height / 2 - rise
+        for position, block in enumerate(members):
+            x0 = label_width + position * slot
+            convs_text = "<br>".join(_conv_text(*conv) for conv in block.convs)
+            hover = f"{block.name}<br>{convs_text}<br>shortcut: {block.shortcut or 'none (plain block)'}"
+            add_box(block_boxes, x0 + gap / 2, x0 + slot - gap / 2, y, block_height / 2,
+                    convs_text if show_block_text else "", hover)
+            if block.shortcut is not None:
+                add(arcs[block.shortcut], *_shortcut_path(x0, x0 + slot, y, top, min(12.0, slot / 5)))
+                add(additions, [x0 + slot], [y])
+        add(path, [label_width, label_width + len(members) * slot, None], [y, y, None])
+        y += block_height / 2
+    y += ROW_SPACING + layer_height / 2
+    add_layer_row(y, "head", [("global average pool", "average over each map"),
+                              (f"fc, {config.num_classes} classes", "fully connected layer, then softmax")])
+    plot_height = y + layer_height / 2 + ROW_SPACING / 2
+
+    traces = [
+        go.Scatter(name="path", x=path[0], y=path[1], line=dict(color="#777777", width=2)),
+        go.Scatter(name="layer boxes", x=layer_boxes[0], y=layer_boxes[1], fill="toself",
+                   fillcolor="#EEEEEE", line=dict(color=style.OTHER_COLOR, width=2)),
+        go.Scatter(name="block boxes", x=block_boxes[0], y=block_boxes[1], fill="toself",
+                   fillcolor=style.tint(color, 0.78), line=dict(color=color, width=2)),
+    ]
+    for kind, (name, dash) in SHORTCUT_STYLES.items():
+        traces.append(go.Scatter(
+            name=name, x=arcs[kind][0], y=arcs[kind][1], showlegend=bool(arcs[kind][0]),
+            line=dict(color=style.RESIDUAL_COLOR, width=look.bold_line * 0.7, dash=dash)))
+    traces.append(go.Scatter(
+        name="additions", x=additions[0], y=additions[1], mode="markers",
+        marker=dict(symbol="circle-cross", size=min(16.0, gap * 1.1), color="white",
+                    line=dict(color=style.RESIDUAL_COLOR, width=2))))
+    traces.append(go.Scatter(
+        name="labels", x=labels[0], y=labels[1], text=labels[2], hovertext=labels[3], mode="text",
+        textfont=dict(size=text_size), hoverinfo="text"))
+    traces.append(go.Scatter(
+        name="row labels", x=[label_width - 12] * len(row_labels[0]), y=row_labels[0],
+        text=row_labels[1], mode="text", textposition="middle left", textfont=dict(size=label_size)))
+    for trace in traces:
+        if trace.name not in SHORTCUT_NAMES:
+            trace.showlegend = False
+        if trace.name != "labels":
+            trace.hoverinfo = "skip"
+        if trace.mode is None:
+            trace.mode = "lines"
+
+    fig_height = height or int(plot_height + MARGIN_TOP + 10)
+    figure = go.Figure(traces)
+    figure.update_layout(
+        **style.base_layout("architecture", title or _title(config, blocks), fig_width, fig_height, large),
+        xaxis=dict(visible=False, range=[0, plot_width], fixedrange=True),
+        yaxis=dict(visible=False, range=[max(plot_height, fig_height - MARGIN_TOP - 10), 0],
+                   fixedrange=True),
+        legend=dict(orientation="h", x=0.0, xanchor="left", y=1.0, yanchor="bottom",
+                    font=dict(size=look.font_size - 4)),
+        margin=dict(l=MARGIN_SIDE, r=MARGIN_SIDE, t=MARGIN_TOP, b=10, autoexpand=False),
+        hovermode="closest",
+    )
+    return figure

@@ -1,0 +1,46 @@
+"""A grid of images with their labels: what the data looks like, before any model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from . import style
+
+
+def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, columns: int = 6,
+               width: int | None = None, height: int | None = None) -> go.Figure:
+    """Show ``images`` ((N, C, H, W) or (N, H, W), values in [0, 1], e.g. ``data.to_display(...)``).
+
+    Grey images are drawn in grey levels, colour images in colour; ``titles`` label each one.
+    """
+    images = torch.as_tensor(images).detach().cpu().float()
+    if images.ndim == 3:
+        images = images.unsqueeze(1)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (N, H, W) or (N, C, H, W) with 1 or 3 channels; "
+                         f"got shape {tuple(images.shape)}")
+    count = len(images)
+    if titles is not None and len(titles) != count:
+        raise ValueError(f"got {count} images but {len(titles)} titles")
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    large = style.theme().font_size > 16
+    cell = 190 if large else 130
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles or []),
+                           horizontal_spacing=0.02, vertical_spacing=0.12 / rows)
+    for index, image in enumerate(images):
+        pixels = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        if pixels.shape[2] == 1:
+            pixels = np.repeat(pixels, 3, axis=2)
+        figure.add_trace(go.Image(z=pixels, hoverinfo="skip"), row=index // columns + 1,
+                         col=index % columns + 1)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    layout = style.base_layout("panel", None, width or columns * cell, height or rows * (cell + 30) + 40)
+    figure.update_layout(**layout, margin=dict(l=10, r=10, t=50, b=10))
+    return figure

@@ -1,0 +1,49 @@
+"""Updating a FigureWidget in place from a freshly drawn figure (no new output, one message)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def _same(old, new) -> bool:
+    """Equal values, arrays and nested dicts included (a cheap test that spares plotly's validation)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(_same(old[key], new[key]) for key in old)
+    if isinstance(old, (list, tuple, np.ndarray)) and isinstance(new, (list, tuple, np.ndarray)):
+        return len(old) == len(new) and all(_same(a, b) for a, b in zip(old, new))
+    if isinstance(old, (list, tuple, np.ndarray, dict)) or isinstance(new, (list, tuple, np.ndarray, dict)):
+        return False
+    return type(old) is type(new) and old == new
+
+
+def _changes(old: dict, new: dict) -> dict:
+    """The properties of ``new`` that differ from ``old``; ``None`` for those ``new`` drops."""
+    changes = {key: value for key, value in new.items() if key not in old or not _same(old[key], value)}
+    changes.update({key: None for key in old if key not in new})
+    return changes
+
+
+def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidget:
+    """Make ``target`` show ``source``, keeping ``target`` (the object on screen) the same.
+
+    Inside one ``batch_update``, each trace's changed properties are replaced whole (arrays
+    included), then the layout's. When the traces differ in number or type they are removed
+    and added again.
+    """
+    same_traces = len(target.data) == len(source.data) and all(
+        old.type == new.type for old, new in zip(target.data, source.data)
+    )
+    with target.batch_update():
+        if same_traces:
+            for old, new in zip(target.data, source.data):
+                changes = _changes(old.to_plotly_json(), new.to_plotly_json())
+                if changes:
+                    old.update(changes, overwrite=True)
+        else:
+            target.data = []
+            target.add_traces(list(source.data))
+        layout_changes = _changes(target.layout.to_plotly_json(), source.layout.to_plotly_json())
+        if layout_changes:
+            target.layout.update(layout_changes, overwrite=True)
+    return target

@@ -1,0 +1,21 @@
+import pytest
+import torch
+
+from resnet_explorer.figures.images import image_grid
+
+
+def test_image_grid_draws_one_image_per_input_with_its_title():
+    images = torch.rand(5, 1, 8, 8)
+    figure = image_grid(images, list("abcde"), columns=3)
+    assert len(figure.data) == 5
+    assert [a.text for a in figure.layout.annotations] == list("abcde")
+    first = figure.data[0].z
+    assert first.shape == (8, 8, 3)
+    assert first[2, 3, 0] == int(images[0, 0, 2, 3] * 255)
+
+
+def test_image_grid_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        image_grid(torch.rand(2, 4, 8, 8))
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        image_grid(torch.rand(2, 3, 8, 8), ["x"])
