@@ -3,33 +3,76 @@
 The public API, in the order a lesson meets it::
 
     import resnet_explorer as rx
-    model = rx.build_model(56, shortcut="A")     # ResNet-56; shortcut="none" gives plain-56
+    model = rx.build_model(56, shortcut="A")      # ResNet-56; shortcut="none" gives plain-56
     rx.count_params(model), rx.count_flops(model, (3, 32, 32))
-    rx.describe(model, (3, 32, 32))              # per-block table
+    data = rx.load_dataset(image_size=16)         # Fashion-MNIST, shipped, offline
+    history = rx.train(model, data)               # brief CPU schedule; History of the run
+    rx.layer_responses(model, data.test_images[:256])        # Fig. 7
+    rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
+    rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
+    rx.figures.training_curves([history])                     # plotly figures
+    from resnet_explorer.widgets import TrainingRace          # ipywidgets explorers
+
+``rx.figures`` and ``rx.widgets`` are imported on first use, so that models and probes load
+without plotly and ipywidgets.
 """
 
+import importlib
+
+from .attribution import Attribution, attribute, load_image
+from .checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
 from .counting import count_flops, count_params, describe
 from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
 from .environment_check import check_environment, fast_mode
 from .models import ModelConfig, ResNet, build_model
+from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
+from .run_cache import RunCache
+from .sanity import SanityCheckResult, cascading_randomization
 from .torchvision_compat import from_torchvision
+from .training import History, Schedule, compare, train
 
 __all__ = [
     "DATASET_NAMES",
+    "Attribution",
     "CorruptDatasetError",
     "Dataset",
     "DatasetNotFoundError",
-    "check_environment",
-    "fast_mode",
-    "load_dataset",
+    "GradientFlow",
+    "History",
+    "LayerResponses",
     "ModelConfig",
+    "Recorder",
     "ResNet",
+    "RunCache",
+    "SanityCheckResult",
+    "Schedule",
+    "attribute",
     "build_model",
+    "cascading_randomization",
+    "check_environment",
+    "checkpoint_info",
+    "compare",
     "count_flops",
     "count_params",
     "default_device",
     "describe",
+    "fast_mode",
     "from_torchvision",
+    "gradient_flow",
+    "layer_responses",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_dataset",
+    "load_image",
+    "train",
 ]
 __version__ = "0.1.0"
+
+_LAZY_SUBPACKAGES = ("figures", "widgets")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBPACKAGES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'resnet_explorer' has no attribute {name!r}")

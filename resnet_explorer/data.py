@@ -113,6 +113,32 @@ class Dataset:
             source=f"{self.source}; subset of {len(train)} train / {len(test)} test, seed {seed}",
         )
 
+    def with_classes(self, classes: list[int] | tuple[int, ...]) -> Dataset:
+        """Only the images of ``classes``, relabelled 0, 1, ... in the order given.
+
+        For transfer learning: pre-train on some classes, fine-tune on the others.
+        """
+        classes = list(classes)
+        unknown = [c for c in classes if not (isinstance(c, int) and 0 <= c < self.num_classes)]
+        if unknown or not classes or len(set(classes)) != len(classes):
+            raise ValueError(f"classes must be distinct class indices in 0..{self.num_classes - 1} "
+                             f"({', '.join(self.class_names)}); got {classes!r}")
+        relabel = torch.full((self.num_classes,), -1, dtype=torch.int64)
+        relabel[classes] = torch.arange(len(classes))
+
+        def pick(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            keep = relabel[labels] >= 0
+            return images[keep], relabel[labels[keep]]
+
+        train_images, train_labels = pick(self.train_images, self.train_labels)
+        test_images, test_labels = pick(self.test_images, self.test_labels)
+        names = [self.class_names[c] for c in classes]
+        return replace(
+            self, train_images=train_images, train_labels=train_labels, test_images=test_images,
+            test_labels=test_labels, class_names=names,
+            source=f"{self.source}; classes {', '.join(names)}",
+        )
+
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train {tuple(self.train_images.shape)}, "
                 f"test {tuple(self.test_images.shape)}, {self.num_classes} classes)")

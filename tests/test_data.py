@@ -433,3 +433,17 @@ def test_sizes_must_be_whole_numbers(sizes):
 def test_subset_larger_than_the_dataset_is_refused(mini):
     with pytest.raises(ValueError, match="from 1 to 2000"):
         mini.subset(test_size=5_000)
+
+
+def test_with_classes_keeps_only_those_classes_relabelled():
+    data = load_dataset()
+    shoes = data.with_classes([5, 7, 9])
+    assert shoes.class_names == ["Sandal", "Sneaker", "Ankle boot"]
+    assert sorted(shoes.train_labels.unique().tolist()) == [0, 1, 2]
+    assert len(shoes.train_images) == int((data.train_labels == 5).sum() * 3)
+    first_sandal = data.train_images[data.train_labels == 5][0]
+    torch.testing.assert_close(shoes.train_images[shoes.train_labels == 0][0], first_sandal)
+    with pytest.raises(ValueError, match="distinct class indices in 0..9"):
+        data.with_classes([3, 3])
+    with pytest.raises(ValueError, match="distinct class indices"):
+        data.with_classes([10])
