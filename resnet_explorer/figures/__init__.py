@@ -6,6 +6,7 @@ laptops), an explicit width and height.
 """
 
 from .architecture import architecture_diagram
+from .attribution import attribution_grid, attribution_overlay, sanity_check_figure, sanity_maps_figure
 from .costs import ModelCost, cost_comparison
 from .curves import training_curves
 from .export import ExportError, save_html, save_image
@@ -21,11 +22,15 @@ __all__ = [
     "PLAIN_COLOR",
     "RESIDUAL_COLOR",
     "architecture_diagram",
+    "attribution_grid",
+    "attribution_overlay",
     "cost_comparison",
     "gradient_flow_figure",
     "image_grid",
     "layer_responses_figure",
     "save_html",
+    "sanity_check_figure",
+    "sanity_maps_figure",
     "save_image",
     "set_theme",
     "training_curves",

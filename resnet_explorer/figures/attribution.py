@@ -321,11 +321,11 @@ def sanity_check_figure(
             hovertemplate=f"{label}<br>randomized down to %{{customdata}}<br>"
                           "rank correlation %{y:.2f}<extra></extra>"))
     kind = "|map|" if result.absolute else "map"
+    count = result.per_image[result.methods[0]].shape[1]
+    subtitle = (f"{result.model_name}: Spearman correlation of {kind} with the trained model's, "
+                f"mean over {count} images" + (" (band: min to max)" if show_spread else ""))
     tick_step = max(1, len(steps) // 16)
-    figure.update_layout(**style.base_layout("curves", title, width, height, large,
-                                             f"{result.model_name}: Spearman correlation of {kind} with the trained model's, mean over "
-                                             f"{result.per_image[result.methods[0]].shape[1]} images"
-                                             + (" (band: min to max)" if show_spread else "")),
+    figure.update_layout(**style.base_layout("curves", title, width, height, large, subtitle),
                          legend=style.OUTSIDE_LEGEND)
     figure.update_xaxes(title_text="randomized from the top down to", tickmode="array",
                         tickvals=x[::tick_step], ticktext=steps[::tick_step], tickangle=-40)

@@ -7,7 +7,8 @@
 """
 
 from .architecture_explorer import ArchitectureExplorer
+from .attribution_explorer import AttributionExplorer
 from .training_race import TrainingRace
 from .scenarios import Explorer, InvalidStateError, load_scenario, save_scenario
 
-__all__ = ["ArchitectureExplorer", "Explorer", "InvalidStateError", "load_scenario", "save_scenario", "TrainingRace"]
+__all__ = ["ArchitectureExplorer", "AttributionExplorer", "Explorer", "InvalidStateError", "load_scenario", "save_scenario", "TrainingRace"]
