@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import torch
 from torch import nn
 
 from .models import IMAGENET_STAGES, ResNet, build_model

@@ -28,15 +28,6 @@ QUICK = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These small batches gain little from a second thread, and run several times slower on
-    two threads when other jobs share the two cores (measured: 249 s against 44 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def randomize_batch_norm(model, seed=0):
     """BN statistics and affine parameters as a trained net has them (not the identity)."""

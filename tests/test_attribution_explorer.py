@@ -15,14 +15,6 @@ from resnet_explorer.training import History
 from resnet_explorer.widgets.attribution_explorer import AttributionExplorer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: a second thread gains little, and costs a lot when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def dataset():

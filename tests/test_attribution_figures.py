@@ -18,14 +18,6 @@ from resnet_explorer.models import build_model
 from resnet_explorer.sanity import cascading_randomization
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets: a second thread gains little, and costs a lot when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def images():

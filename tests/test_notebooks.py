@@ -1,6 +1,5 @@
 """Every lesson runs top to bottom, headless, in fast mode, with no error output."""
 
-import os
 from pathlib import Path
 
 import nbformat

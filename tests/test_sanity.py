@@ -17,14 +17,6 @@ from resnet_explorer.sanity import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batches: a second thread gains little, and costs a lot when the cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_spearman_correlation_handles_ties_and_constant_maps():
     assert average_ranks(np.array([10.0, 30.0, 20.0, 20.0])).tolist() == [1.0, 4.0, 2.5, 2.5]

@@ -5,7 +5,6 @@ import threading
 import time
 
 import pytest
-import torch
 
 from resnet_explorer import training
 from resnet_explorer.data import load_dataset
@@ -23,14 +22,6 @@ NETS = ["plain-8", "ResNet-14 (A)"]
 def data():
     return load_dataset(image_size=16, train_size=128, test_size=32)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: the tiny runs are fastest so, and the shared CI cores stay usable."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture
