@@ -1,0 +1,53 @@
+"""The shipped checkpoints load offline and are as accurate as their JSON files say."""
+
+import json
+
+import pytest
+import torch
+
+import resnet_explorer as rx
+from resnet_explorer.checkpoints import CHECKPOINT_DIR, CheckpointInfo, save_checkpoint
+from resnet_explorer.training import error_rate
+
+SHIPPED = ("resnet20-fashion-mnist", "plain20-fashion-mnist", "resnet20-fashion-mnist-first5")
+
+
+def test_every_lesson_checkpoint_is_shipped_with_its_recipe():
+    names = {info.name for info in rx.list_checkpoints()}
+    assert set(SHIPPED) <= names
+    for name in SHIPPED:
+        info = rx.checkpoint_info(name)
+        assert info.script == "scripts/make_checkpoints.py" and info.seed == 0
+        assert (CHECKPOINT_DIR / f"{name}.pt").stat().st_size < 2_000_000
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_checkpoint_reproduces_its_recorded_test_error(name):
+    info = rx.checkpoint_info(name)
+    model = rx.load_checkpoint(name)
+    assert not model.training and model.config.as_dict() == info.model
+    data = rx.load_dataset()
+    if info.data["classes"] != list(range(10)):
+        data = data.with_classes(info.data["classes"])
+    measured = error_rate(model, data.test_images, data.test_labels, precision="fp32")
+    assert measured == pytest.approx(info.test_error, abs=0.01)
+    assert measured < 0.2
+
+
+def test_unknown_checkpoint_lists_the_shipped_ones():
+    with pytest.raises(ValueError, match="resnet20-fashion-mnist"):
+        rx.load_checkpoint("resnet1202-imagenet")
+
+
+def test_save_and_load_round_trip_with_weights_only(tmp_path):
+    model = rx.build_model(8, in_channels=1).eval()
+    info = CheckpointInfo(name="tiny", description="test", model=model.config.as_dict(), data={},
+                          schedule={}, seed=0, test_error=0.5, script="test", seconds=0.0)
+    save_checkpoint(model, info, tmp_path)
+    assert json.loads((tmp_path / "tiny.json").read_text())["model"]["depth"] == 8
+    loaded = rx.load_checkpoint("tiny", directory=tmp_path)
+    x = torch.randn(2, 1, 16, 16)
+    torch.testing.assert_close(loaded(x), model(x))
+    (tmp_path / "tiny.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="make_checkpoints.py tiny"):
+        rx.load_checkpoint("tiny", directory=tmp_path)
