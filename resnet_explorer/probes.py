@@ -481,7 +481,10 @@ class Recorder:
 
     @staticmethod
     def _on_output_grad(grad_norms: list, index: int, grad: torch.Tensor) -> None:
-        grad_norms[index] = torch.linalg.vector_norm(grad.detach(), dtype=torch.float64)
+        norm = torch.linalg.vector_norm(grad.detach())
+        if norm < 1e-15:  # the squares may have underflowed float32: redo it in float64
+            norm = torch.linalg.vector_norm(grad.detach(), dtype=torch.float64)
+        grad_norms[index] = norm
 
     def _on_parameter_grads(self, grads: list[torch.Tensor | None]) -> None:
         if self._parameter_step is None:

@@ -13,14 +13,6 @@ RUN = dict(steps=8, batch_size=32, eval_every=4, eval_size=64, warmup_steps=1, p
            progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data():
     return load_dataset(train_size=128, test_size=64, image_size=8)

@@ -21,15 +21,6 @@ TINY = dict(steps=12, batch_size=16, eval_every=4, eval_size=32, warmup_steps=2,
             precision="fp32", progress=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and stay fast on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_data(channels=1, classes=4, size=8, train_size=64, test_size=32):
     generator = torch.Generator().manual_seed(0)
     return Dataset(
