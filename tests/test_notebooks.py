@@ -37,6 +37,7 @@ def test_notebooks_are_committed_without_outputs(path):
 def test_notebook_runs_in_fast_mode_without_errors(path, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EXPLORER_FAST", "1")
     monkeypatch.setenv("RESNET_EXPLORER_CACHE", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tiny fast-mode runs; see tests/conftest.py
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}

@@ -23,15 +23,6 @@ from resnet_explorer.probes import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run faster on one thread; with two on a busy 2-core machine, 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def random_batch(n=8, channels=3, size=16, seed=0):
     generator = torch.Generator().manual_seed(seed)
     images = torch.randn(n, channels, size, size, generator=generator)
@@ -93,7 +84,7 @@ def test_layer_responses_work_on_plain_preact_and_unnormalized_nets(options):
 @pytest.mark.parametrize("preact", [False, True])
 def test_bottleneck_nets_report_their_3x3_layers_only(preact):
     model = build_model(50, "B", "imagenet", preact=preact, width=8)
-    responses = layer_responses(model, random_batch(size=32)[0])
+    responses = layer_responses(model, random_batch(size=32)[0], device="cpu")
     assert len(responses) == 1 + 3 + 4 + 6 + 3  # the 7x7 stem and one 3x3 layer per block
     assert responses.layer_names[:3] == ["stem", "stage1.block1.conv2", "stage1.block2.conv2"]
     assert np.all(np.isfinite(responses.std))

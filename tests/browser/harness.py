@@ -123,6 +123,9 @@ def server_environment(scratch: Path) -> dict[str, str]:
         settings_file.parent.mkdir(parents=True, exist_ok=True)
         settings_file.write_text(json.dumps(values, indent=2))
     env["RESNET_EXPLORER_FAST"] = "1"
+    # The kernel shares the two cores with chromium, the server and pytest: one torch thread
+    # (rx.train never uses more than torch's setting). Two threads on busy cores ran 5-13x slower.
+    env["OMP_NUM_THREADS"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("JUPYTER_PATH", None)
