@@ -343,9 +343,9 @@ class Recorder:
         keep_maps: layers (among ``layers``) whose whole feature maps are kept.
 
     Cost, from ``benchmarks/bench_recorder.py`` (ResNet-20, batch 128, 2 CPU threads): with
-    the defaults ``every=10, sample=16`` a training step takes about 1.02x a bare one;
-    recording every step, about 1.1-1.2x. Where steps are short (a GPU), the hooks' Python
-    work weighs more, one more reason to record one step in ten.
+    the defaults ``every=10, sample=16`` a training step takes about 1.01x a bare one;
+    recording every step, about 1.09x. Where steps are short (a GPU), the hooks' Python work
+    weighs more, one more reason to record one step in ten.
     """
 
     def __init__(
