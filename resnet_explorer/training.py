@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import os
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -42,11 +41,11 @@ from torch import nn
 
 from .augment import random_crop_flip
 from .device import resolve_device
+from .environment_check import fast_mode
 from .models import ModelConfig, build_model
 from .speed import SpeedSettings, choose_settings, thread_limit
 
 STATUSES = ("running", "finished", "stopped", "diverged")
-FAST_ENV = "RESNET_EXPLORER_FAST"
 #: The image size the brief schedule was tuned for: ``load_dataset(image_size=BRIEF_IMAGE_SIZE)``.
 BRIEF_IMAGE_SIZE = 16
 #: Per-batch errors averaged for ``final_train_error`` when no eval-mode measurement exists.
@@ -122,7 +121,7 @@ SCHEDULES = {"brief": BRIEF_SCHEDULE, "fast": FAST_SCHEDULE, "paper": PAPER_SCHE
 
 def default_schedule() -> str:
     """``"fast"`` in the notebooks' fast mode (env ``RESNET_EXPLORER_FAST=1``), else ``"brief"``."""
-    return "fast" if os.environ.get(FAST_ENV, "") not in ("", "0") else "brief"
+    return "fast" if fast_mode() else "brief"
 
 
 def resolve_schedule(schedule: str | Schedule | None = None, **overrides) -> Schedule:
