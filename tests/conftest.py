@@ -11,7 +11,7 @@ def one_torch_thread():
     Tiny batches gain little from a second thread, and on two cores shared with other work
     (a JupyterLab kernel in the browser tests, a second process) two threads ran several
     times slower than one (measured: 249 s against 44 s for the attribution tests).
-    ``rx.train`` still sets its own thread count for its runs and restores this one after.
+    ``rx.train`` uses at most torch's current thread count, so its runs here use one thread too.
     """
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
