@@ -127,3 +127,15 @@ def test_models_come_from_the_run_cache(tmp_path, dataset):
     assert explorer.controls["model"].value == "ResNet-8 (A) · test error 25.0%"
     assert explorer.result.maps.shape == (1, 16, 16)  # test images resized to the run's 16x16
     assert "resized to 16×16" in explorer.status.value
+
+
+def test_the_status_line_names_the_options_in_words():
+    from resnet_explorer.attribution import DEFAULT_OPTIONS
+    from resnet_explorer.widgets.attribution_explorer import describe_options
+
+    assert describe_options(DEFAULT_OPTIONS["integrated_gradients"]) == "32 steps, baseline 0"
+    assert describe_options(DEFAULT_OPTIONS["gradcam"]) == "positive evidence only"
+    assert describe_options(DEFAULT_OPTIONS["smoothgrad"]) == "16 noisy copies, noise 15% of the value range"
+    assert describe_options({"window": 4, "stride": 2, "baseline": 0.0,
+                             "perturbations_per_eval": 64}) == "4 px window, stride 2 px, baseline 0"
+    assert describe_options({}) == ""

@@ -219,6 +219,22 @@ def test_update_in_place_keeps_the_figure_widget_and_replaces_its_data():
     assert [t.type for t in widget.data] == ["bar", "bar"]
 
 
+def test_update_in_place_keeps_the_state_a_late_browser_reads_up_to_date():
+    """Voila (or a reloaded page) draws a FigureWidget from its stored state, not from the edits."""
+    widget = go.FigureWidget(layout=dict(width=300, height=200))  # as the explorers create them
+    update_in_place(widget, cost_comparison([("plain-20", 1, 2)]))
+    state = widget.get_state(["_widget_data", "_widget_layout"])
+    assert [trace["type"] for trace in state["_widget_data"]] == ["bar", "bar"]
+    assert state["_widget_layout"]["width"] == widget.layout.width
+    update_in_place(widget, training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"},
+                                                             train_error=[0.5, 0.4, 0.3, 0.2])))
+    stored = widget.get_state(["_widget_data"])["_widget_data"]
+    assert [trace["type"] for trace in stored] == [trace.type for trace in widget.data]
+    first_y = stored[0]["y"]  # arrays are sent as binary buffers
+    np.testing.assert_array_equal(np.frombuffer(first_y["buffer"], dtype=first_y["dtype"]),
+                                  [0.5, 0.4, 0.3, 0.2])
+
+
 def test_save_html_writes_a_self_contained_page(tmp_path):
     path = export.save_html(cost_comparison([("plain-20", 1, 2)]), tmp_path / "costs.html")
     text = path.read_text(encoding="utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -29,7 +31,8 @@ def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidg
 
     Inside one ``batch_update``, each trace's changed properties are replaced whole (arrays
     included), then the layout's. When the traces differ in number or type they are removed
-    and added again.
+    and added again. Then the widget's stored state is brought up to date (see
+    ``_store_widget_state``).
     """
     same_traces = len(target.data) == len(source.data) and all(
         old.type == new.type for old, new in zip(target.data, source.data)
@@ -46,4 +49,19 @@ def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidg
         layout_changes = _changes(target.layout.to_plotly_json(), source.layout.to_plotly_json())
         if layout_changes:
             target.layout.update(layout_changes, overwrite=True)
+    _store_widget_state(target)
     return target
+
+
+def _store_widget_state(target: go.FigureWidget) -> None:
+    """Make the state a browser reads when it connects show the figure as it is now.
+
+    Plotly sends edits to a FigureWidget as one-off messages, which only views already on
+    screen receive, and refreshes the stored state (``_widget_data``, ``_widget_layout``) only
+    when the FigureWidget itself is displayed, not when it sits inside a Box. A browser that
+    connects later (Voila, which runs the notebook before the page asks for the widgets, or a
+    reloaded page) would draw the figure as it was created: empty, for the explorers. The
+    browser's view ignores a change of this state, so live views are not redrawn twice.
+    """
+    target._widget_data = deepcopy(target._data)
+    target._widget_layout = deepcopy(target._layout_obj._props)

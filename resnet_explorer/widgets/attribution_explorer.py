@@ -94,7 +94,7 @@ class AttributionExplorer(Explorer):
         def wide() -> widgets.Layout:
             return widgets.Layout(width="auto")
 
-        label_style = {"description_width": "90px"}
+        label_style = {"description_width": "110px"}  # "test image" fits in the projector theme
         self.add_controls({
             "model": widgets.Dropdown(options=names, value=first_model, description="model",
                                       style=label_style, layout=widgets.Layout(width="420px")),
@@ -353,7 +353,25 @@ class AttributionExplorer(Explorer):
             self.status.value = "<br>".join(
                 f"<span style='color:#B00020'>⚠ {html.escape(message)}</span>" for message in self.errors)
             return
-        options = ", ".join(f"{k} {v}" for k, v in self.result.options.items() if k != "seed") if self.result else ""
+        options = describe_options(self.result.options) if self.result else ""
         self.status.value = (f"<span style='color:#555555'>{html.escape(getattr(self, 'description', ''))} · "
                              f"{html.escape(options or 'no options')} · "
                              f"updated in {self.last_update_seconds:.2f} s</span>")
+
+
+# How the status line names a method's options; options left out (batch sizes) change speed only.
+_OPTION_WORDS = {
+    "n_steps": lambda v: f"{v} steps",
+    "baseline": lambda v: f"baseline {v:g}" if isinstance(v, (int, float)) else "baseline image",
+    "nt_samples": lambda v: f"{v} noisy copies",
+    "noise_level": lambda v: f"noise {v:.0%} of the value range",
+    "relu_attributions": lambda v: "positive evidence only" if v else "positive and negative evidence",
+    "window": lambda v: f"{v} px window" if v else "",
+    "stride": lambda v: f"stride {v} px" if v else "",
+}
+
+
+def describe_options(options: dict) -> str:
+    """The options that shape a map, in words for the status line ("32 steps, baseline 0")."""
+    words = (_OPTION_WORDS[key](value) for key, value in options.items() if key in _OPTION_WORDS)
+    return ", ".join(word for word in words if word)

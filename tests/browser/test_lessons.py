@@ -62,11 +62,8 @@ def test_architecture_explorer_follows_depth_and_shortcut(jupyter_lab, page):
     screenshot(page, "01_explorer_depth32_option_C", explorer)
 
 
-@pytest.mark.browser
-@pytest.mark.timeout(300)
-def test_training_race_grows_a_curve_and_stops(jupyter_lab, page):
-    open_notebook(page, jupyter_lab, "02_degradation.ipynb")
-    run_all_cells(page)
+def start_a_race_and_stop_it(page):
+    """Click Train on lesson 02's race, see a curve grow, click Stop; return the race's Locator."""
     race = page.locator(".widget-vbox").filter(has_text="Nets in the race").last
     # The notebook's own cells filled the cache for the fast schedule: pick the brief schedule,
     # which is not cached and long enough to stop in the middle.
@@ -82,24 +79,66 @@ def test_training_race_grows_a_curve_and_stops(jupyter_lab, page):
     click_button(page, "■ Stop", within=race)
     wait_for_text(page, "Race stopped", within=race, timeout=60)
     assert error_outputs(page) == []
+    return race
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_training_race_grows_a_curve_and_stops(jupyter_lab, page):
+    open_notebook(page, jupyter_lab, "02_degradation.ipynb")
+    run_all_cells(page)
+    race = start_a_race_and_stop_it(page)
     screenshot(page, "02_race_stopped", race)
 
 
 @pytest.mark.browser
 @pytest.mark.timeout(300)
 def test_voila_serves_the_explorer_without_code(voila_server, page):
-    """Voila hides the code and the explorer's controls and counts answer the slider.
+    """Voila hides the code; the explorer draws its figures, and they and its counts follow the slider.
 
-    Known gap (open): in Voila the explorer's plotly FigureWidgets stay empty, although the
-    same explorer draws in JupyterLab; this test does not claim the figures.
+    Voila runs the notebook before the page asks for the widgets, so this also checks that the
+    figures' stored state is kept up to date (they were empty here before that was fixed).
     """
     open_voila(page, voila_server, "01_residual_block.ipynb")
     text = page.locator("body").inner_text()
     assert "import resnet_explorer as rx" not in text  # Voila strips the code cells' sources
     assert "ResNet-20: 269,722 parameters" in text  # and keeps their outputs
-    slider = page.locator(".widget-slider").first
-    slider.scroll_into_view_if_needed()
-    press_slider(page, slider, "ArrowRight", 2)  # depth 20 -> 32
-    wait_for_text(page, "464,154", within="body")
+    explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-slider")).last
+    figures = explorer.locator(".js-plotly-plot")
+    assert figures.count() == 3  # diagram, gradient flow, layer responses
+    figures.first.scroll_into_view_if_needed()
+    drawn = [wait_for_plotly(figures.nth(index)) for index in range(3)]
+
+    press_slider(page, explorer.locator(".widget-slider").first, "ArrowRight", 2)  # 20 -> 32
+    wait_for_text(page, "464,154", within=explorer)
+    for index, before in enumerate(drawn):
+        wait_for_plotly_change(figures.nth(index), before)
     assert error_outputs(page) == []
+    figures.nth(1).scroll_into_view_if_needed()  # the probes' panels, below the diagram
     screenshot(page, "voila_01_residual_block")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_voila_serves_the_training_race(voila_server, page):
+    """The README's Voila example: the race trains, draws its curves and stops, code-free."""
+    open_voila(page, voila_server, "02_degradation.ipynb")
+    assert "import resnet_explorer as rx" not in page.locator("body").inner_text()
+    race = start_a_race_and_stop_it(page)
+    race.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    screenshot(page, "voila_02_race_stopped")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_voila_serves_the_attribution_explorer(voila_server, page):
+    """Lesson 06 code-free: the attribution map is drawn and follows the test-image slider."""
+    open_voila(page, voila_server, "06_attribution.ipynb")
+    explorer = page.locator(".widget-vbox").filter(has_text="test image").last
+    figure = explorer.locator(".js-plotly-plot").first
+    figure.scroll_into_view_if_needed()
+    before = wait_for_plotly(figure)
+    press_slider(page, explorer.locator(".widget-slider").first, "ArrowRight", 1)
+    wait_for_plotly_change(figure, before)
+    assert error_outputs(page) == []
+    screenshot(page, "voila_06_attribution")
