@@ -108,6 +108,24 @@ def test_sanity_figures_show_every_method_through_the_cascade(images, display, m
     assert headers[:2] == ["image", "trained"] and "stem" in headers
 
 
+def test_the_sanity_figure_shows_strongly_negative_correlations(images, models):
+    """The y axis reaches down to the lowest point (Grad-CAM fell to -0.5 in lesson 06, off the axis)."""
+    import dataclasses
+
+    result = cascading_randomization(models["ResNet-8 (A)"], images, ["saliency", "gradcam"],
+                                     method_options={})
+    steps = len(result.step_names)
+    low = dataclasses.replace(result, correlations={**result.correlations,
+                                                    "gradcam": np.linspace(-0.7, 0.1, steps)})
+    for shown in (result, low):
+        figure = sanity_check_figure(shown, large=False, show_spread=True)
+        bottom, top = figure.layout.yaxis.range
+        values = np.concatenate([np.asarray(trace.y, dtype=float) for trace in figure.data])
+        assert bottom <= np.nanmin(values) and np.nanmax(values) <= top
+        assert bottom <= -0.2  # 0 is never at the bottom edge
+    assert figure.layout.yaxis.range[0] < -0.7
+
+
 def test_figures_export_to_png(tmp_path, images, display, models):
     """What a person sees: the grid renders to a PNG through kaleido, if a browser is here."""
     import kaleido  # noqa: F401  (a dev dependency: the test must not skip)

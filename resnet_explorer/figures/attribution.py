@@ -300,11 +300,13 @@ def sanity_check_figure(
     if show_spread is None:
         show_spread = len(result.methods) <= 3
     figure = go.Figure()
+    lowest = -0.2  # the y axis reaches at least this far below 0, and always to the lowest point
     for number, method in enumerate(result.methods):
         color = METHOD_COLORS.get(method, style.SERIES_COLORS[number % len(style.SERIES_COLORS)])
         per_image = np.asarray(result.per_image[method], dtype=float)
         mean = np.r_[1.0, np.asarray(result.correlations[method], dtype=float)]
         label = _method_label(method)
+        lowest = min(lowest, np.nanmin(mean), np.nanmin(per_image) if show_spread and per_image.size else 0.0)
         if show_spread and per_image.size:
             with np.errstate(all="ignore"):
                 low = np.r_[1.0, np.nanmin(per_image, axis=1)]
@@ -329,7 +331,7 @@ def sanity_check_figure(
                          legend=style.OUTSIDE_LEGEND)
     figure.update_xaxes(title_text="randomized from the top down to", tickmode="array",
                         tickvals=x[::tick_step], ticktext=steps[::tick_step], tickangle=-40)
-    figure.update_yaxes(title_text="rank correlation", range=[-0.25, 1.05])
+    figure.update_yaxes(title_text="rank correlation", range=[lowest - 0.05, 1.05])
     figure.add_hline(y=0, line=dict(color="#999999", width=1, dash="dot"))
     figure.update_layout(margin=dict(t=2 * look.title_size + 2 * look.font_size + 20))
     return _title_on_top(figure)
