@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 import torch
 
 from resnet_explorer import probes
+from resnet_explorer.figures.live import LiveFigureWidget
 from resnet_explorer.widgets.architecture_explorer import (
     DEPTHS,
     ArchitectureExplorer,
@@ -124,7 +124,7 @@ def test_the_explorer_displays_as_a_vbox_and_its_figures_have_explicit_sizes(exp
     assert explorer.widget.children  # a VBox
     assert "application/vnd.jupyter.widget-view+json" in explorer._repr_mimebundle_()
     for figure in explorer.figures.values():
-        assert isinstance(figure, go.FigureWidget)
+        assert isinstance(figure, LiveFigureWidget)  # several per page without freezing
         assert figure.layout.width and figure.layout.height
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import numpy as np
@@ -273,3 +274,18 @@ def test_save_image_writes_a_png_of_the_figure_size(tmp_path):
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(header[16:20], "big") == 400 and int.from_bytes(header[20:24], "big") == 300
     assert os.environ.get("BROWSER_PATH")
+
+
+def test_live_figure_widgets_share_plotly_code_per_page():
+    """Each LiveFigureWidget sends a small module that evaluates plotly's widget code once per page."""
+    from resnet_explorer.figures.live import _PLOTLY_WIDGET_BUNDLE, LiveFigureWidget
+
+    first, second = LiveFigureWidget(), LiveFigureWidget(layout=dict(width=300))
+    esm = first.get_state(["_esm"])["_esm"]
+    assert isinstance(first, go.FigureWidget) and esm == second._esm
+    assert esm.startswith("const key = Symbol.for(") and "globalThis[key] ??= import(" in esm
+    assert esm.rstrip().endswith("export default (await globalThis[key]).default;")
+    bundle = _PLOTLY_WIDGET_BUNDLE.read_text(encoding="utf-8")
+    assert "as default}" in bundle and json.dumps(bundle) in esm  # plotly's code, as a string
+    update_in_place(first, cost_comparison([("plain-20", 1, 2)]))
+    assert [trace.type for trace in first.data] == ["bar", "bar"]

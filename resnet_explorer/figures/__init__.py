@@ -12,7 +12,7 @@ from .curves import training_curves
 from .export import ExportError, save_html, save_image
 from .gradients import gradient_flow_figure
 from .images import image_grid
-from .live import update_in_place
+from .live import LiveFigureWidget, update_in_place
 from .responses import layer_responses_figure
 from .style import PLAIN_COLOR, RESIDUAL_COLOR, set_theme
 
@@ -35,4 +35,5 @@ __all__ = [
     "set_theme",
     "training_curves",
     "update_in_place",
+    "LiveFigureWidget",
 ]

@@ -30,7 +30,7 @@ from ..counting import count_flops, count_params
 from ..figures import style
 from ..figures.architecture import architecture_diagram
 from ..figures.gradients import gradient_flow_figure
-from ..figures.live import update_in_place
+from ..figures.live import LiveFigureWidget, update_in_place
 from ..figures.responses import layer_responses_figure
 from ..models import build_model, nearest_cifar_depths
 from .scenarios import Explorer, InvalidStateError
@@ -213,9 +213,9 @@ class ArchitectureExplorer(Explorer):
         self.status = widgets.HTML()
         diagram_size = style.figure_size("architecture", large=self.large)
         panel_width, panel_height = style.figure_size("panel", large=self.large)
-        self.diagram = go.FigureWidget(layout=dict(width=diagram_size[0], height=diagram_size[1]))
-        self.gradients = go.FigureWidget(layout=dict(width=panel_width, height=panel_height))
-        self.responses = go.FigureWidget(layout=dict(width=panel_width, height=panel_height))
+        self.diagram = LiveFigureWidget(layout=dict(width=diagram_size[0], height=diagram_size[1]))
+        self.gradients = LiveFigureWidget(layout=dict(width=panel_width, height=panel_height))
+        self.responses = LiveFigureWidget(layout=dict(width=panel_width, height=panel_height))
         self.figures = {"diagram": self.diagram, "gradients": self.gradients, "responses": self.responses}
 
         controls = self.controls

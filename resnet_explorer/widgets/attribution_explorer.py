@@ -29,7 +29,7 @@ from torch import nn
 from ..attribution import METHOD_LABELS, METHODS, attribute, layer_names, load_image
 from ..figures import style
 from ..figures.attribution import attribution_overlay
-from ..figures.live import update_in_place
+from ..figures.live import LiveFigureWidget, update_in_place
 from .architecture_explorer import torch_threads
 from .scenarios import Explorer
 
@@ -120,7 +120,7 @@ class AttributionExplorer(Explorer):
         self.status = widgets.HTML()
         look = style.theme(self.large)
         cell = 330 if look.font_size > 16 else 250
-        self.figure = go.FigureWidget(layout=dict(width=2 * cell + 140, height=cell + 150))
+        self.figure = LiveFigureWidget(layout=dict(width=2 * cell + 140, height=cell + 150))
         controls = self.controls
         self.widget = widgets.VBox([
             widgets.HTML(self._css()),

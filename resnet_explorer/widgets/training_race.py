@@ -35,7 +35,7 @@ import traitlets
 
 from ..figures import style
 from ..figures.curves import training_curves
-from ..figures.live import update_in_place
+from ..figures.live import LiveFigureWidget, update_in_place
 from ..models import ModelConfig
 from ..run_cache import RunCache
 from ..training import BRIEF_IMAGE_SIZE, SCHEDULES, History, Schedule, compare, default_schedule
@@ -269,7 +269,7 @@ class TrainingRace(Explorer):
         self.results = widgets.HTML()
         self.caption = widgets.HTML()
         width, height = style.figure_size("curves", large=self.large)
-        self.figure = go.FigureWidget(layout=dict(width=width, height=height))
+        self.figure = LiveFigureWidget(layout=dict(width=width, height=height))
 
         controls = self.controls
         gap = widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="8px 16px")

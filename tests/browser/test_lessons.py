@@ -48,12 +48,14 @@ def test_architecture_explorer_follows_depth_and_shortcut(jupyter_lab, page):
     open_notebook(page, jupyter_lab, "01_residual_block.ipynb")
     run_all_cells(page)
     explorer = page.locator(".widget-vbox").filter(has=page.locator(".widget-slider")).last
-    diagram = explorer.locator(".js-plotly-plot").first
-    before = wait_for_plotly(diagram)
+    figures = explorer.locator(".js-plotly-plot")  # diagram, gradient flow, layer responses
+    diagram = figures.first
+    drawn = [wait_for_plotly(figures.nth(index)) for index in range(3)]
 
     press_slider(page, explorer.locator(".widget-slider").first, "ArrowRight", 2)  # 20 -> 32
     wait_for_text(page, "464,154", within=explorer)
-    after_depth = wait_for_plotly_change(diagram, before)
+    after_depth = [wait_for_plotly_change(figures.nth(index), before)
+                   for index, before in enumerate(drawn)][0]
 
     explorer.locator("button.widget-toggle-button").filter(has_text=re.compile(r"^\s*C\s*$")).click()
     wait_for_text(page, "ResNet-32 (C)", within=explorer)
