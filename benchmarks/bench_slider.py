@@ -24,7 +24,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from resnet_explorer.widgets.architecture_explorer import ArchitectureExplorer, torch_threads
+from resnet_explorer.speed import thread_limit
+from resnet_explorer.widgets.architecture_explorer import ArchitectureExplorer
 
 GOALS = {56: 1.0, 110: 2.0}
 MEMORY_GOAL_MB = 50.0
@@ -59,7 +60,7 @@ def bare_step_seconds(explorer: ArchitectureExplorer, repeats: int = 5) -> float
     model, images, labels = explorer.model, explorer.batch.images, explorer.batch.labels
     model.train()
     times = []
-    with torch_threads(explorer.threads):
+    with thread_limit(explorer.threads):
         for _ in range(repeats):
             started = time.perf_counter()
             F.cross_entropy(model(images), labels).backward()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -33,6 +32,7 @@ from ..figures.gradients import gradient_flow_figure
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..figures.responses import layer_responses_figure
 from ..models import build_model, nearest_cifar_depths
+from ..speed import thread_limit
 from .scenarios import Explorer, InvalidStateError
 
 #: Depths the slider stops at: the CIFAR nets' 6n+2, from 8 to 110 (ResNet-110).
@@ -120,18 +120,6 @@ def use_batch_statistics(model: nn.Module, images: torch.Tensor) -> None:
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
         model.train(was_training)
-
-
-@contextmanager
-def torch_threads(count: int | None):
-    """Run with ``count`` intra-op threads (``None``: leave as is), then restore the setting."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class ArchitectureExplorer(Explorer):
@@ -298,7 +286,7 @@ class ArchitectureExplorer(Explorer):
 
     def refresh(self) -> None:
         """Rebuild the net and update counts, diagram, gradient flow and responses in place."""
-        with torch_threads(self.threads):
+        with thread_limit(self.threads):
             self._refresh()
 
     def _refresh(self) -> None:

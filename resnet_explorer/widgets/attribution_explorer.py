@@ -30,7 +30,7 @@ from ..attribution import METHOD_LABELS, METHODS, attribute, layer_names, load_i
 from ..figures import style
 from ..figures.attribution import attribution_overlay
 from ..figures.live import LiveFigureWidget, update_in_place
-from .architecture_explorer import torch_threads
+from ..speed import thread_limit
 from .scenarios import Explorer
 
 SOURCES = ("test set", "upload")
@@ -302,7 +302,7 @@ class AttributionExplorer(Explorer):
 
     def refresh(self) -> None:
         """Compute the chosen method's map for the chosen image and model; update the figure."""
-        with torch_threads(self.threads):
+        with thread_limit(self.threads):
             self._refresh()
 
     def _refresh(self) -> None:
