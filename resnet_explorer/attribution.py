@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .device import model_device
+
 METHODS: tuple[str, ...] = (
     "saliency",
     "integrated_gradients",
@@ -311,7 +313,7 @@ def attribute(
     images = check_images(model, images, image_size)
     resolved = _resolve_options(method, options, images.shape)
 
-    original_device = _model_device(model)
+    original_device = model_device(model)
     device = original_device if device is None else torch.device(device)
     was_training = model.training
     if method == "guided_backprop":
@@ -494,10 +496,6 @@ def _check_guided_backprop_relus(model: nn.Module) -> None:
             "inplace ones (torchvision's ResNets share one). Convert it with rx.from_torchvision(model)"
         )
 
-
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _model_name(model: nn.Module) -> str:

@@ -21,3 +21,9 @@ def default_device() -> torch.device:
 def resolve_device(device: torch.device | str | None) -> torch.device:
     """``device`` as a ``torch.device``, or ``default_device()`` when it is ``None``."""
     return default_device() if device is None else torch.device(device)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s parameters (the CPU for a model without any)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .attribution import METHOD_LABELS, attribute, check_images, normalize_method_name
+from .device import model_device
 
 
 @dataclass(repr=False)
@@ -181,7 +182,7 @@ def cascading_randomization(
     method_options = {normalize_method_name(k): v for k, v in (method_options or {}).items()}
     randomized = copy.deepcopy(model)
     cascade = randomization_steps(randomized, steps)
-    generator = torch.Generator(device=_model_device(randomized)).manual_seed(seed)
+    generator = torch.Generator(device=model_device(randomized)).manual_seed(seed)
 
     def maps_of(net: nn.Module, method: str, tgt) -> torch.Tensor:
         options = method_options.get(method, {})
@@ -336,8 +337,3 @@ def _as_rows(maps: torch.Tensor | np.ndarray) -> np.ndarray:
 def _nanmean(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if len(finite) else float("nan")
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")

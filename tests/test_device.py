@@ -1,7 +1,7 @@
 import torch
 
 import resnet_explorer as rx
-from resnet_explorer.device import resolve_device
+from resnet_explorer.device import model_device, resolve_device
 
 
 def test_default_device_prefers_an_accelerator():
@@ -17,3 +17,10 @@ def test_default_device_prefers_an_accelerator():
 def test_resolve_device_honours_an_override():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(None) == rx.default_device()
+
+
+def test_model_device_is_where_the_parameters_are():
+    assert model_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert model_device(torch.nn.ReLU()) == torch.device("cpu")  # no parameters
+    if torch.cuda.is_available():
+        assert model_device(torch.nn.Linear(2, 2).cuda()).type == "cuda"
