@@ -1,0 +1,178 @@
+"""Checks of user input shared by every public function, so that the same mistake gets the same
+message everywhere: what was wrong, and what is allowed.
+
+Every probe and analysis takes ``(model, images, ...)`` and starts with the same few calls::
+
+    check_model(model, needs_config=True)       # a net made by build_model()
+    images = check_images(model, images)        # (N, C, H, W) finite floats the model can take
+    check_labels(model, images, labels)         # one class index per image, in range
+
+Numbers and choices use ``check_whole_number``, ``check_positive_number`` and ``check_choice``,
+which reject booleans and strings that only look like numbers ("0.5", ``True``) instead of
+coercing them: a silently coerced argument is a wrong result the user never sees.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+IMAGES_HINT = "pass standardized images such as dataset.test_images[:4], or load_image(file, ...)"
+
+
+def check_choice(what: str, value, allowed: Iterable) -> None:
+    """``ValueError`` unless ``value`` is one of ``allowed`` (compared by equality and type)."""
+    allowed = tuple(allowed)
+    if not any(value == option and type(value) is type(option) for option in allowed):
+        allowed_text = ", ".join(repr(option) for option in allowed)
+        raise ValueError(f"unknown {what} {value!r}; allowed: {allowed_text}")
+
+
+def check_whole_number(what: str, value, minimum: int | None = None,
+                       maximum: int | None = None) -> int:
+    """``value`` as an ``int`` if it is a whole number (not a bool, float or string) in range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_positive_number(what: str, value, *, allow_zero: bool = False,
+                          maximum: float | None = None) -> float:
+    """``value`` as a ``float`` if it is a finite real number > 0 (or >= 0), not a bool or string."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    value = float(value)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{what} must be {'>= 0' if allow_zero else '> 0'}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be <= {maximum:g}, got {value:g}")
+    return value
+
+
+def check_model(model, *, needs_config: bool = False, what: str = "this function") -> None:
+    """``TypeError`` unless ``model`` is an ``nn.Module`` (made by ``build_model`` if ``needs_config``)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{what} needs a torch.nn.Module such as build_model(20), "
+                        f"not {type(model).__name__}")
+    if needs_config and not _has_model_config(model):
+        raise TypeError(f"{what} needs a ResNet or plain net made by build_model() (it reads "
+                        f"model.config); got {type(model).__name__}")
+
+
+def model_name(model: nn.Module) -> str:
+    """The readable name of a net (``"ResNet-56 (A)"``), or its class name for other modules."""
+    return model.config.name if _has_model_config(model) else type(model).__name__
+
+
+def expected_in_channels(model: nn.Module) -> int | None:
+    """The channels the model's first layer takes: ``model.config.in_channels`` or the first conv's."""
+    if _has_model_config(model):
+        return int(model.config.in_channels)
+    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if first_conv is None else first_conv.in_channels
+
+
+def minimum_image_size(model: nn.Module) -> int:
+    """The smallest side an image may have so that the last stage still sees at least 1x1.
+
+    CIFAR-family nets halve the image twice (8x8 maps in stage 3 from 32x32 inputs), the
+    ImageNet family five times (a 224x224 image becomes 7x7).
+    """
+    if not _has_model_config(model):
+        return 1
+    config = model.config
+    halvings = len(config.stage_blocks) - 1
+    if config.family == "imagenet":
+        halvings += 2  # the stride-2 7x7 conv and the max pool
+    return 2**halvings
+
+
+def check_images(model: nn.Module, images, *, image_size: int | tuple[int, int] | None = None,
+                 allow_single: bool = False) -> torch.Tensor:
+    """``images`` as an (N, C, H, W) float tensor that ``model`` can take, or a ``ValueError``.
+
+    Rejects an empty batch (its statistics would be NaN or zeros that look like results),
+    NaN or infinite values, integer pixels (the nets expect standardized floats), the wrong
+    number of channels, and images too small for the net's downsampling. With
+    ``allow_single``, one (C, H, W) image (or an (H, W) one for a grayscale net) is batched;
+    a numpy array is taken as a tensor. ``image_size``: the (H, W) or side the model was
+    trained on, if the caller knows it; other sizes are refused.
+    """
+    if isinstance(images, np.ndarray):
+        images = torch.from_numpy(images)
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
+                         f"{type(images).__name__}; {IMAGES_HINT}")
+    channels = expected_in_channels(model)
+    if allow_single and images.dim() == 2 and channels == 1:
+        images = images[None]
+    if allow_single and images.dim() == 3:
+        images = images[None]
+    if images.dim() != 4:
+        shapes = "(N, C, H, W) or one (C, H, W) image" if allow_single else "(N, C, H, W)"
+        raise ValueError(f"images must have shape {shapes}, got shape {tuple(images.shape)}; "
+                         f"{IMAGES_HINT}")
+    if not torch.is_floating_point(images):
+        raise ValueError(f"images are {images.dtype}, but the model expects standardized floats "
+                         "(mean 0, std 1 per channel); load_image(...) or dataset.test_images "
+                         "give those")
+    count, got_channels, height, width = images.shape
+    if count == 0:
+        raise ValueError(f"images is an empty batch (shape {tuple(images.shape)}); pass at least "
+                         "one image, e.g. dataset.test_images[:1]")
+    if channels is not None and got_channels != channels:
+        kind = {1: "grayscale", 3: "RGB"}.get(channels, "channels")
+        raise ValueError(
+            f"images have {got_channels} channel(s) (shape {tuple(images.shape)}), but "
+            f"{model_name(model)} expects {channels} ({kind}); use images of the model's dataset, "
+            f"or build the model with in_channels={got_channels}")
+    if image_size is not None:
+        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        if (height, width) != size:
+            raise ValueError(
+                f"images are {height}x{width}, but the model was trained on {size[0]}x{size[1]} "
+                f"images; resize them (load_image(file, ..., image_size={size[0]})) or use the "
+                "dataset's test images")
+    smallest = minimum_image_size(model)
+    if min(height, width) < smallest:
+        raise ValueError(
+            f"images are {height}x{width}, too small for {model_name(model)}: it halves the image "
+            f"until its last stage, so each side needs at least {smallest} pixels")
+    if not torch.isfinite(images).all():
+        bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+        raise ValueError(f"{bad} of the {count} images contain NaN or infinite values; check how "
+                         "they were made (a division by a zero std?)")
+    return images
+
+
+def check_labels(model: nn.Module, images: torch.Tensor, labels) -> torch.Tensor:
+    """``labels`` as an int64 tensor of one class index per image, each within the model's classes."""
+    classes = model.config.num_classes if _has_model_config(model) else None
+    if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1]:
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be a tensor of {images.shape[0]} class indices, one per "
+                         f"image; got {shape}")
+    if torch.is_floating_point(labels) or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class indices, got {labels.dtype}")
+    labels = labels.long()
+    if classes is not None and labels.numel() and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(
+            f"labels must lie in 0..{classes - 1} ({model_name(model)} has {classes} classes); "
+            f"got values from {int(labels.min())} to {int(labels.max())}")
+    return labels
+
+
+def _has_model_config(model) -> bool:
+    from .models import ModelConfig  # models imports nothing from here; avoid the cycle anyway
+
+    return isinstance(getattr(model, "config", None), ModelConfig)
