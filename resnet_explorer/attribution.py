@@ -38,7 +38,10 @@ from .attribution_methods import ATTRIBUTION_METHODS, GUIDED_BACKPROP, METHODS, 
 from .checks import check_whole_number
 from .device import model_device
 
-# attribute() checks guided backprop's ReLUs before it moves the model.
+# attribute() checks guided backprop's ReLUs before it moves the model. Where it checks the model
+# and resolves Grad-CAM's layer it still names the two methods; that code is being rewritten for
+# the one compute-API contract (issue 12 item 3), after which it reads each entry's check_model
+# and takes_layer instead.
 _check_guided_backprop_relus = GUIDED_BACKPROP.check_model
 
 

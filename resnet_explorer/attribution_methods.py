@@ -64,7 +64,7 @@ class AttributionMethod:
         summary: what the map shows, in one line (the explorer's tooltip).
         compute: ``compute(model, images, target, layer, options)`` calls captum on images
             that require gradients and returns ``(raw, maps, convergence_delta)``;
-            ``layer`` is the module for methods that ``take_layer``, else ``None``.
+            ``layer`` is the module for methods that ``takes_layer``, else ``None``.
         options: the options it takes, in the order the status line names them.
         signed: whether its maps carry a sign (negative = evidence against the class), or a
             function of the resolved options that says so. Figures draw signed maps on the
