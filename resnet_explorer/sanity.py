@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution import METHOD_LABELS, attribute, check_images, normalize_method_name
+from .attribution import attribute, check_images
+from .attribution_methods import ATTRIBUTION_METHODS, normalize_method_name
 from .device import model_device
 
 
@@ -63,7 +64,7 @@ class SanityCheckResult:
         return self.correlations[normalize_method_name(method)][-1]
 
     def __repr__(self) -> str:
-        finals = ", ".join(f"{METHOD_LABELS[m]} {self.correlations[m][-1]:+.2f}" for m in self.methods)
+        finals = ", ".join(f"{ATTRIBUTION_METHODS[m].label} {self.correlations[m][-1]:+.2f}" for m in self.methods)
         return (f"SanityCheckResult({self.model_name}, {len(self.step_names)} steps; "
                 f"correlation after the last step: {finals})")
 
