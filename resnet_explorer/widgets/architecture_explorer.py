@@ -26,6 +26,7 @@ from torch import nn
 
 from .. import probes
 from ..counting import count_flops, count_params
+from ..device import model_device
 from ..figures import style
 from ..figures.architecture import architecture_diagram
 from ..figures.gradients import gradient_flow_figure
@@ -111,7 +112,7 @@ def use_batch_statistics(model: nn.Module, images: torch.Tensor) -> None:
             norm.reset_running_stats()
             norm.momentum = None  # cumulative average: after one batch, exactly its statistics
         with hooked(model, {}, training=True), torch.no_grad():
-            model(images)
+            model(images.to(model_device(model)))
     finally:
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
