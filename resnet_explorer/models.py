@@ -44,8 +44,14 @@ from .options import (
     nearest_cifar_depths,
 )
 
-#: The ``ModelConfig`` fields a name states; the others (family, width, ...) it leaves out.
-NAME_FIELDS = ("depth", "shortcut", "preact", "norm", "activation", "init")
+#: What a net's name adds, after its depth and shortcut, for each choice other than the default
+#: (the defaults add nothing); family, width, classes and input channels it leaves out.
+NAME_TAGS = {
+    "preact": {True: "pre-act"},
+    "norm": {"none": "no BN"},
+    "activation": {activation: activation for activation in ACTIVATIONS if activation != "relu"},
+    "init": {init: f"{init} init" for init in INITS if init != "kaiming"},
+}
 
 
 @dataclass(frozen=True)
@@ -121,15 +127,9 @@ class ModelConfig:
         return values
 
 
-def _name_tags() -> tuple[tuple[str, str, object], ...]:
-    """``(tag, field, value)``: the words a name adds for each choice other than the default."""
-    defaults = {name: ModelConfig.__dataclass_fields__[name].default for name in NAME_FIELDS[2:]}
-    return (
-        ("pre-act", "preact", True),
-        *(("no BN", "norm", norm) for norm in NORMS if norm == "none"),
-        *((activation, "activation", activation) for activation in ACTIVATIONS if activation != defaults["activation"]),
-        *((f"{init} init", "init", init) for init in INITS if init != defaults["init"]),
-    )
+def _name_tags() -> list[tuple[str, str, object]]:
+    """``(tag, field, value)`` for every tag of ``NAME_TAGS``, in the order names list them."""
+    return [(tag, what, value) for what, tags in NAME_TAGS.items() for value, tag in tags.items()]
 
 
 def _name_pattern(template: str) -> re.Pattern:

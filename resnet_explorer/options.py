@@ -115,7 +115,8 @@ def nearest_cifar_depths(depth: int) -> tuple[int, int]:
 
 
 def cifar_depths(smallest: int = 8, largest: int = 110) -> tuple[int, ...]:
-    """The CIFAR depths 6n+2 from ``smallest`` to ``largest`` (the explorers' slider: 8 to 110)."""
+    """The CIFAR depths 6n+2 from ``smallest`` to ``largest``; by default the explorers' choices,
+    8 to 110 (ResNet-110)."""
     return tuple(depth for depth in range(smallest, largest + 1) if is_cifar_depth(depth))
 
 

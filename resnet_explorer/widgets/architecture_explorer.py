@@ -40,7 +40,7 @@ from .explorer import Explorer, InvalidStateError
 from .look import status_html, text_html
 
 #: Depths the slider stops at: the CIFAR nets' 6n+2, from 8 to 110 (ResNet-110).
-DEPTHS = cifar_depths(8, 110)
+DEPTHS = cifar_depths()
 #: (label, option) of the shortcut buttons: the paper's options A, B, C and the plain net.
 SHORTCUTS = shortcut_buttons()
 PANEL_TITLES = {"gradients": "Gradient flow", "responses": "Layer responses (Fig. 7)"}

@@ -36,10 +36,10 @@ from ..figures import style
 from ..figures.curves import training_curves
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..models import ModelConfig, arguments_from_name
+from ..options import cifar_depths, shortcut_buttons
 from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, distinct_labels, one_line
 from ..run_cache import RunCache
 from ..training import BRIEF_IMAGE_SIZE, SCHEDULES, History, Schedule, default_schedule
-from .architecture_explorer import DEPTHS, SHORTCUTS
 from .explorer import Explorer, InvalidStateError
 from .look import ERROR_COLOR, TEXT_COLOR, text_html
 
@@ -188,9 +188,9 @@ class TrainingRace(Explorer):
             "configurations": ConfigurationChecklist(DEFAULT_CONFIGURATIONS, description="Nets in the race:"),
             "schedule": widgets.Dropdown(options=self._schedule_options(), description="schedule",
                                          style=dropdown_style, layout=widgets.Layout(width="480px")),
-            "add_depth": widgets.Dropdown(options=DEPTHS, value=32, description="add a net: depth",
+            "add_depth": widgets.Dropdown(options=cifar_depths(), value=32, description="add a net: depth",
                                           style=dropdown_style, layout=widgets.Layout(width="auto")),
-            "add_shortcut": widgets.Dropdown(options=SHORTCUTS, value="A", description="shortcut",
+            "add_shortcut": widgets.Dropdown(options=shortcut_buttons(), value="A", description="shortcut",
                                              style=dropdown_style, layout=widgets.Layout(width="auto")),
         })
         self.add_button = widgets.Button(description="+ Add to race", layout=widgets.Layout(**button_layout))
