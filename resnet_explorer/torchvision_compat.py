@@ -6,7 +6,8 @@ import re
 
 from torch import nn
 
-from .models import IMAGENET_STAGES, ResNet, build_model
+from .models import ResNet, build_model
+from .options import IMAGENET_STAGES
 
 # torchvision name -> our name, applied to each state-dict key in turn.
 _RENAMES = (

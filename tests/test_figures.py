@@ -289,3 +289,14 @@ def test_live_figure_widgets_share_plotly_code_per_page():
     assert "as default}" in bundle and json.dumps(bundle) in esm  # plotly's code, as a string
     update_in_place(first, cost_comparison([("plain-20", 1, 2)]))
     assert [trace.type for trace in first.data] == ["bar", "bar"]
+
+
+def test_architecture_diagram_of_a_dense_net_draws_concatenations_and_transitions():
+    figure = architecture_diagram(build_model(20, "dense"))
+    assert tuple(trace.name for trace in figure.data) == TRACE_NAMES
+    assert _segments(_trace(figure, "concatenation (dense)")) == 9
+    assert len(_trace(figure, "concatenations").x) == 9 and len(_trace(figure, "additions").x) == 0
+    assert _segments(_trace(figure, "block boxes")) == 11  # 9 dense blocks and 2 transitions
+    assert "20 layers (and 2 transitions)" in figure.layout.title.text
+    assert "concatenated" in figure.layout.title.text
+    assert any("avg pool" in str(text) for text in _trace(figure, "labels").hovertext)

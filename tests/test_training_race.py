@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from resnet_explorer import race as race_engine
 from resnet_explorer import training
 from resnet_explorer.data import load_dataset
 from resnet_explorer.run_cache import RunCache
 from resnet_explorer.training import SCHEDULES, Schedule
-from resnet_explorer.widgets import training_race
 from resnet_explorer.widgets.scenarios import InvalidStateError, load_scenario, save_scenario
 from resnet_explorer.widgets.training_race import TrainingRace, configuration_arguments
 
@@ -50,10 +50,10 @@ def controls_disabled(race):
 
 
 def gate_compare(monkeypatch, *, on_step=None):
-    """Make the race's ``compare`` wait for ``release`` before training; ``on_step(history)``
-    runs after the race's own callback on every step."""
+    """Make the race's ``compare`` (called by its engine, ``race.RaceRunner``) wait for ``release``
+    before training; ``on_step(history)`` runs after the race's own callback on every step."""
     started, release = threading.Event(), threading.Event()
-    real_compare = training_race.compare
+    real_compare = race_engine.compare
 
     def gated(configs, data, **kwargs):
         started.set()
@@ -68,7 +68,7 @@ def gate_compare(monkeypatch, *, on_step=None):
             kwargs["callback"] = both
         return real_compare(configs, data, **kwargs)
 
-    monkeypatch.setattr(training_race, "compare", gated)
+    monkeypatch.setattr(race_engine, "compare", gated)
     return started, release
 
 
@@ -234,3 +234,21 @@ def test_defaults_are_the_four_nets_of_fig_6_on_the_fast_schedule_in_fast_mode(d
     race.set_state({"configurations": []})
     assert race.train() is None and race.train_button.disabled
     assert "Tick at least one net" in race.status_text
+
+
+def test_widgets_change_only_under_the_views_lock_from_any_thread(make_race):
+    race = make_race(redraws_per_second=1000)
+    changes = []
+
+    def watch(change):
+        changes.append((threading.current_thread().name, race._lock._is_owned()))
+
+    watched = [race.status, race.progress, race.progress_label, race.results, race.train_button,
+               race.stop_button, race.clear_button, race.controls["schedule"]]
+    for widget in watched:
+        widget.observe(watch, names=["value", "disabled", "max"])
+    race.train()
+    assert race.wait(60)
+    threads = {name for name, _ in changes}
+    assert "resnet_explorer training race" in threads and len(threads) == 2
+    assert all(owned for _, owned in changes), [change for change in changes if not change[1]]

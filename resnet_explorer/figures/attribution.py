@@ -165,7 +165,7 @@ def attribution_overlay(
     values, signed = _map_and_sign(attribution, index)
     method = getattr(attribution, "label", None) or "attribution"
     columns = 2 if side_by_side else 1
-    cell = 330 if look.font_size > 16 else 250
+    cell = 330 if style.is_large(large) else 250
     top = 2 * look.title_size + 3 * look.font_size + 20
     width = width or columns * cell + 140
     height = height or cell + top + 20
@@ -228,7 +228,7 @@ def attribution_grid(
     for per_method in results_by_model_and_method.values():
         methods += [m for m in per_method if m not in methods]
     rows, columns = len(methods), len(models) + 1
-    cell = 190 if look.font_size > 16 else 140
+    cell = 190 if style.is_large(large) else 140
     top = 2 * look.title_size + 4 * look.font_size + 10
     width = width or columns * cell + 30 + 6 * look.font_size
     height = height or rows * cell + top + 20
@@ -361,7 +361,7 @@ def sanity_maps_figure(
     chosen = sorted({int(round(i)) for i in np.linspace(0, count - 1, min(max_steps, count))})
     headers = ["image", "trained", *(result.step_names[i] for i in chosen)]
     rows, columns = len(result.methods), len(headers)
-    cell = 170 if look.font_size > 16 else 120
+    cell = 170 if style.is_large(large) else 120
     top = 2 * look.title_size + 3 * look.font_size + 10
     width = width or columns * cell + 40 + 4 * look.font_size
     height = height or rows * cell + top + 20

@@ -97,7 +97,7 @@ def cost_comparison(
             textfont=dict(size=look.font_size - 2), insidetextanchor="end",
             hovertemplate="%{y}: %{x:,}<extra></extra>", showlegend=False,
         ), row=1, col=col)
-    height = height or int(160 + len(costs) * (70 if look.font_size > 16 else 50))
+    height = height or int(160 + len(costs) * (70 if style.is_large(large) else 50))
     figure.update_layout(**style.base_layout("costs", title, width, height, large), bargap=0.25)
     figure.update_annotations(font_size=look.font_size)
     figure.update_xaxes(showticklabels=False, showgrid=False, ticks="", rangemode="tozero")

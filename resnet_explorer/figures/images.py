@@ -29,8 +29,7 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, col
         raise ValueError(f"got {count} images but {len(titles)} titles")
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
-    large = style.theme().font_size > 16
-    cell = 190 if large else 130
+    cell = 190 if style.is_large() else 130
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles or []),
                            horizontal_spacing=0.02, vertical_spacing=0.12 / rows)
     for index, image in enumerate(images):

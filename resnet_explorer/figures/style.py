@@ -115,9 +115,14 @@ def set_theme(large: bool = True) -> None:
     _current["large"] = bool(large)
 
 
+def is_large(large: bool | None = None) -> bool:
+    """Whether figures (and explorers) use the projector sizes: ``large``, else the current theme."""
+    return _current["large"] if large is None else bool(large)
+
+
 def theme(large: bool | None = None) -> Theme:
     """The current theme, or the one ``large`` asks for."""
-    return _THEMES[_current["large"] if large is None else bool(large)]
+    return _THEMES[is_large(large)]
 
 
 def figure_size(kind: str, width: int | None = None, height: int | None = None,

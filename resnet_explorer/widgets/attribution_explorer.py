@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import html
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -28,11 +27,11 @@ from torch import nn
 
 from ..attribution import attribute, layer_names, load_image
 from ..attribution_methods import ATTRIBUTION_METHODS
-from ..figures import style
 from ..figures.attribution import attribution_overlay
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..speed import thread_limit
-from .scenarios import Explorer
+from .explorer import Explorer
+from .look import status_html
 
 SOURCES = ("test set", "upload")
 PREDICTED = -1  # the target control's value for "the predicted class"
@@ -72,8 +71,7 @@ class AttributionExplorer(Explorer):
         threads: int | None = None,
         large: bool | None = None,
     ):
-        super().__init__()
-        self.large = style.theme(large).font_size > 16 if large is None else large
+        super().__init__(large)
         self.threads = threads
         self.method_options = {name: dict(values) for name, values in (options or {}).items()}
         self.errors: list[str] = []
@@ -121,12 +119,10 @@ class AttributionExplorer(Explorer):
                                          layout=widgets.Layout(width="auto"))
         self.upload.observe(self._on_upload, names="value")
         self.status = widgets.HTML()
-        look = style.theme(self.large)
-        cell = 330 if look.font_size > 16 else 250
+        cell = 330 if self.large else 250
         self.figure = LiveFigureWidget(layout=dict(width=2 * cell + 140, height=cell + 150))
         controls = self.controls
-        self.widget = widgets.VBox([
-            widgets.HTML(self._css()),
+        self.widget = self._box([
             widgets.HBox([controls["model"], controls["target"]], layout=widgets.Layout(flex_flow="row wrap")),
             controls["method"],
             controls["layer"],
@@ -135,21 +131,14 @@ class AttributionExplorer(Explorer):
             self.status,
             self.figure,
         ])
-        self.widget.add_class("rx-explorer")
         initial = {"method": method, "image_index": image_index, "target": target, "image_source": image_source}
         if layer is not None:
             initial["layer"] = layer
         with self.hold_refresh():
-            self._stale = True  # draw once even if every value is the default
             self._sync_layers()
-            self.set_state({"controls": initial})
+            self._start(initial)
 
     # -- setting up ---------------------------------------------------------------------------
-
-    def _css(self) -> str:
-        size = "20px" if self.large else "14px"
-        return (f"<style>.rx-explorer .widget-label, .rx-explorer .widget-readout, .rx-explorer label, "
-                f".rx-explorer button, .rx-explorer select {{font-size: {size};}}</style>")
 
     def _model_entries(self, models) -> dict[str, dict]:
         """``{name: {"model": module or None, "run": CachedRun or None, "image_size": int or None}}``."""
@@ -353,12 +342,9 @@ class AttributionExplorer(Explorer):
         update_in_place(self.figure, empty)
 
     def _show_status(self) -> None:
-        if self.errors:
-            self.status.value = "<br>".join(
-                f"<span style='color:#B00020'>⚠ {html.escape(message)}</span>" for message in self.errors)
-            return
-        options = ATTRIBUTION_METHODS[self.result.method].describe_options(self.result.options) if self.result else ""
-        self.status.value = (f"<span style='color:#555555'>{html.escape(getattr(self, 'description', ''))} · "
-                             f"{html.escape(options or 'no options')} · "
-                             f"updated in {self.last_update_seconds:.2f} s</span>")
+        options = (ATTRIBUTION_METHODS[self.result.method].describe_options(self.result.options)
+                   if self.result and not self.errors else "")
+        self.status.value = status_html(self.errors, f"{getattr(self, 'description', '')} · "
+                                                     f"{options or 'no options'} · "
+                                                     f"updated in {self.last_update_seconds:.2f} s")
 
