@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .device import model_device
+from .speed import follows_thread_policy
 
 METHODS: tuple[str, ...] = (
     "saliency",
@@ -275,6 +276,7 @@ def check_images(
     return images
 
 
+@follows_thread_policy
 def attribute(
     model: nn.Module,
     images: torch.Tensor,
