@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resnet_explorer.speed import cgroup_directories
+
 PERIOD_US = 100_000
 
 
@@ -86,26 +88,13 @@ def make_limited_group(cpus: float, memory_bytes: int | None = None,
 
 
 def _hierarchies() -> dict[str, Path]:
-    """Where this process's cgroups are: "v2" (when its cpu controller is on), "cpu", "memory"."""
-    mounts = {}
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields, _, super_fields = line.partition(" - ")
-        fields, super_fields = fields.split(), super_fields.split()
-        if len(fields) >= 5 and len(super_fields) >= 3:
-            mounts.setdefault((super_fields[0], tuple(super_fields[2].split(","))), fields[4])
-    found = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for (filesystem, options), mount_point in mounts.items():
-            here = Path(mount_point) / path.lstrip("/")
-            if controllers == "" and filesystem == "cgroup2":
-                root_controllers = (Path(mount_point) / "cgroup.controllers")
-                if root_controllers.exists() and "cpu" in root_controllers.read_text().split():
-                    found["v2"] = here
-            elif filesystem == "cgroup":
-                for controller in ("cpu", "memory"):
-                    if controller in controllers.split(",") and controller in options:
-                        found[controller] = here
+    """This process's cgroup folders: "v2" (when its cpu controller is there), "cpu", "memory"."""
+    directories = cgroup_directories()
+    found = {name: directories[name][1] for name in ("cpu", "memory") if name in directories}
+    if "v2" in directories:
+        controllers = directories["v2"][0] / "cgroup.controllers"
+        if controllers.exists() and "cpu" in controllers.read_text().split():
+            found["v2"] = directories["v2"][1]
     return found
 
 

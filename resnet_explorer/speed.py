@@ -203,24 +203,37 @@ def _cores_of(cpus: list[int]) -> int:
 def cgroup_cpu_quota(proc: str = "/proc/self") -> float | None:
     """CPUs this process's cgroup CPU quota allows; None when there is none.
 
-    Reads every cgroup this process is in (``/proc/self/cgroup``), where its hierarchy is mounted
-    (``/proc/self/mountinfo``), and the quota of that cgroup and of each parent up to the mount:
-    cgroup v2 ``cpu.max`` ("50000 100000" is half a CPU) and v1 ``cpu.cfs_quota_us`` /
-    ``cpu.cfs_period_us``. The tightest one counts. ``proc``: another ``/proc/<pid>`` (tests).
+    The quota of the process's cgroup and of each parent up to the mount counts, the tightest
+    one wins: cgroup v2 ``cpu.max`` ("50000 100000" is half a CPU) and v1 ``cpu.cfs_quota_us`` /
+    ``cpu.cfs_period_us``. ``proc``: another ``/proc/<pid>`` (tests).
+    """
+    directories = cgroup_directories(proc)
+    quotas = []
+    if "v2" in directories:
+        quotas += _quotas_up_the_tree(*directories["v2"], _read_cpu_max)
+    if "cpu" in directories:
+        quotas += _quotas_up_the_tree(*directories["cpu"], _read_cfs_quota)
+    return min(quotas) if quotas else None
+
+
+def cgroup_directories(proc: str = "/proc/self") -> dict[str, tuple[Path, Path]]:
+    """Where a process's cgroups are: ``{"v2" or a v1 controller: (mount point, cgroup folder)}``.
+
+    ``/proc/<pid>/cgroup`` names the cgroup in each hierarchy, ``/proc/<pid>/mountinfo`` where
+    each hierarchy is mounted and which subtree the mount shows (a container sees its own cgroup
+    as the root). Empty when there is no cgroup file system (not Linux).
     """
     try:
         memberships = Path(proc, "cgroup").read_text().splitlines()
         mounts = Path(proc, "mountinfo").read_text().splitlines()
     except OSError:
-        return None
-    paths = {}  # "v2" or "v1": the cgroup path of this process in that hierarchy
+        return {}
+    paths = {}
     for line in memberships:
         _, controllers, path = line.split(":", 2)
-        if controllers == "":
-            paths["v2"] = path
-        elif "cpu" in controllers.split(","):
-            paths["v1"] = path
-    quotas = []
+        for name in ["v2"] if controllers == "" else controllers.split(","):
+            paths[name] = path
+    found = {}
     for line in mounts:
         fields, _, super_fields = line.partition(" - ")
         fields, super_fields = fields.split(), super_fields.split()
@@ -228,19 +241,19 @@ def cgroup_cpu_quota(proc: str = "/proc/self") -> float | None:
             continue
         root, mount_point = fields[3], fields[4]
         filesystem, options = super_fields[0], super_fields[2].split(",")
-        if filesystem == "cgroup2" and "v2" in paths:
-            quotas += _quotas_up_the_tree(mount_point, root, paths["v2"], _read_cpu_max)
-        elif filesystem == "cgroup" and "cpu" in options and "v1" in paths:
-            quotas += _quotas_up_the_tree(mount_point, root, paths["v1"], _read_cfs_quota)
-    return min(quotas) if quotas else None
+        names = ["v2"] if filesystem == "cgroup2" else options if filesystem == "cgroup" else []
+        for name in names:
+            if name not in paths or name in found:
+                continue
+            path = paths[name]
+            if root != "/" and (path == root or path.startswith(root.rstrip("/") + "/")):
+                path = path[len(root):]
+            found[name] = (Path(mount_point), Path(mount_point) / path.lstrip("/"))
+    return found
 
 
-def _quotas_up_the_tree(mount_point: str, root: str, path: str,
+def _quotas_up_the_tree(top: Path, directory: Path,
                         read: Callable[[Path], float | None]) -> list[float]:
-    if root != "/" and (path == root or path.startswith(root.rstrip("/") + "/")):
-        path = path[len(root):]  # the mount shows a subtree (a container's view)
-    top = Path(mount_point)
-    directory = top / path.lstrip("/")
     quotas = []
     while True:
         quota = read(directory)
