@@ -93,7 +93,8 @@ def physical_cores() -> int:
 class ThreadPolicy:
     """How many CPU threads this package gives PyTorch, and why (``thread_policy()``).
 
-    The package's training, probes, attribution and explorers all run under this count.
+    The package's training, probes and attribution run under this count, and so do the
+    explorers that call them (an explorer given ``threads=`` uses that number instead).
     """
 
     threads: int
@@ -136,7 +137,8 @@ def thread_policy() -> ThreadPolicy:
         f"{_count(cores, 'physical core')} of {_count(len(usable), 'usable CPU')}"
     if quota is not None and _threads_for_quota(quota) < cores:
         threads = _threads_for_quota(quota)
-        reason = f"a cgroup CPU quota of {_count(quota, 'CPU')} (JupyterHub's cpu_limit), on {cpus}"
+        reason = (f"a cgroup CPU quota of {_count(quota, 'CPU')} (a JupyterHub cpu_limit or a "
+                  f"container's limit), on {cpus}")
     else:
         threads = cores
         reason = cpus + ("" if quota is None else f", under a CPU quota of {_count(quota, 'CPU')}")

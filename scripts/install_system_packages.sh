@@ -14,7 +14,14 @@ if [ -n "$need_proxy" ] && ! command -v npm >/dev/null; then
     missing+=(npm)
 fi
 sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+    if ! command -v sudo >/dev/null && { [ ${#missing[@]} -gt 0 ] || [ -n "$need_proxy" ]; }; then
+        echo "Not root and no sudo: as root, install ${missing[*]} (Debian packages)" \
+             "${need_proxy:+and run: npm install --global configurable-http-proxy}" >&2
+        exit 1
+    fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
         echo "The tests need: ${missing[*]} (Debian package names) and configurable-http-proxy" \
