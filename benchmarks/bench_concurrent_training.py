@@ -41,7 +41,7 @@ import json, sys, threading, time
 import torch
 import resnet_explorer as rx
 from resnet_explorer.speed import thread_policy
-start_at, warmup, seconds = map(float, sys.argv[1:4])
+warmup, seconds = map(float, sys.argv[1:3])
 data = rx.load_dataset(image_size=16)
 torch.manual_seed(0)
 model = rx.build_model(20, in_channels=1, num_classes=10)
@@ -52,6 +52,8 @@ def record(history):
     samples.append((time.time(), len(history.steps), time.process_time()))
     if time.time() > start_at + warmup + seconds + 0.5:
         stop.set()
+print("ready", flush=True)
+start_at = float(sys.stdin.readline())  # once every process has imported torch and the data
 time.sleep(max(0.0, start_at - time.time()))
 samples.append((time.time(), 0, time.process_time()))
 history = rx.train(model, data, steps=1_000_000, eval_every=1_000_000, progress=False,
@@ -78,12 +80,18 @@ def at(samples: list, moment: float, column: int) -> float:
 
 def run_arm(k: int, env: dict, cpu_limit: float | None, warmup: float, seconds: float) -> dict:
     groups = [make_limited_group(cpu_limit) for _ in range(k)] if cpu_limit else []
-    start_at = time.time() + 6.0 + k  # time to import torch and load the data in every process
     processes = [subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(start_at), str(warmup), str(seconds)],
-        env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        [sys.executable, "-c", WORKER, str(warmup), str(seconds)],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
         preexec_fn=groups[i].add if groups else None) for i in range(k)]
     try:
+        for process in processes:
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError("a training process failed before it started")
+        start_at = time.time() + 1.0
+        for process in processes:
+            process.stdin.write(f"{start_at}\n")
+            process.stdin.flush()
         window = (start_at + warmup, start_at + warmup + seconds)
         time.sleep(max(0.0, window[0] - time.time()))
         busy_before = busy_jiffies()
