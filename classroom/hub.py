@@ -113,6 +113,8 @@ class LimitedLocalSpawner(SimpleLocalProcessSpawner):
 
 @dataclass
 class Hub:
+    """A running hub: its address, the test login's password, and a service token for its API."""
+
     url: str
     password: str
     service_token: str
