@@ -12,6 +12,7 @@ still holds. Needs root, or a cgroup delegated to the user.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,28 @@ class LimitedGroup:
         for directory in self.directories:
             (directory / "cgroup.procs").write_text(str(pid or os.getpid()))
 
-    def remove(self) -> None:
-        """Delete the group; its processes must have ended (an empty cgroup is all rmdir takes)."""
+    def remove(self, wait: float = 10.0) -> None:
+        """Delete the group once its processes have ended (waits up to ``wait`` s for them)."""
         for directory in self.directories:
-            try:
-                directory.rmdir()
-            except OSError:
-                pass
+            _remove(directory, wait)
+
+
+def remove_groups(prefix: str, wait: float = 10.0) -> None:
+    """Delete every group this process could have made whose name starts with ``prefix``."""
+    for parent in cgroup_folders().values():
+        for directory in parent.glob(f"{prefix}*"):
+            _remove(directory, wait)
+
+
+def _remove(directory: Path, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while directory.exists():
+        try:
+            directory.rmdir()  # an empty cgroup is all rmdir takes: EBUSY while processes exit
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
 
 
 def make_limited_group(cpus: float, memory_bytes: int | None = None,
@@ -57,7 +73,7 @@ def make_limited_group(cpus: float, memory_bytes: int | None = None,
         raise ValueError(f"cpus must be positive, got {cpus!r}")
     name = name or f"resnet-explorer-{uuid.uuid4().hex[:8]}"
     group = LimitedGroup(cpus, memory_bytes)
-    hierarchies = _hierarchies()
+    hierarchies = cgroup_folders()
     try:
         if "v2" in hierarchies:
             directory = _make_v2(hierarchies["v2"], name, memory_bytes is not None)
@@ -87,7 +103,7 @@ def make_limited_group(cpus: float, memory_bytes: int | None = None,
     return group
 
 
-def _hierarchies() -> dict[str, Path]:
+def cgroup_folders() -> dict[str, Path]:
     """This process's cgroup folders: "v2" (when its cpu controller is there), "cpu", "memory"."""
     directories = cgroup_directories()
     found = {name: directories[name][1] for name in ("cpu", "memory") if name in directories}

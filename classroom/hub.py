@@ -29,10 +29,11 @@ import requests
 from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
 from traitlets import Bool
 
-from classroom.cgroup_limits import CgroupUnavailable, LimitedGroup, make_limited_group
+from classroom.cgroup_limits import CgroupUnavailable, LimitedGroup, make_limited_group, remove_groups
 
 CLASSROOM = Path(__file__).resolve().parent
 REPOSITORY = CLASSROOM.parent
+GROUP_PREFIX = "resnet-explorer-load-test-"  # + the hub's port: its servers' cgroups
 
 
 def free_port() -> int:
@@ -99,8 +100,8 @@ class LimitedLocalSpawner(SimpleLocalProcessSpawner):
         if os.getuid() != 0 or not self.cpu_limit:
             return None
         try:
-            self._group = make_limited_group(self.cpu_limit, self.mem_limit,
-                                             name=f"jupyter-{self.user.name}-{uuid.uuid4().hex[:6]}")
+            self._group = make_limited_group(self.cpu_limit, self.mem_limit, name=(
+                f"{GROUP_PREFIX}{self.environment['LOAD_TEST_HUB']}-{self.user.name}-{uuid.uuid4().hex[:6]}"))
         except CgroupUnavailable as error:
             self.log.warning("cpu_limit and mem_limit not enforced: %s", error)
         return self._group
@@ -108,7 +109,7 @@ class LimitedLocalSpawner(SimpleLocalProcessSpawner):
     async def stop(self, now=False):
         await super().stop(now=now)
         if getattr(self, "_group", None) is not None:
-            self._group.remove()
+            self._group.remove(wait=0)  # kernels may still be exiting: running_hub sweeps after
 
 
 @dataclass
@@ -168,6 +169,8 @@ def running_hub(real_users: bool = False, log: Path | None = None) -> Iterator[H
             hub.wait()
         log_file.close()
         _stop_leftover_servers(port)
+        if os.getuid() == 0:
+            remove_groups(f"{GROUP_PREFIX}{port}-")
         shutil.rmtree(state, ignore_errors=True)
 
 

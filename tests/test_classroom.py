@@ -6,6 +6,8 @@ import os
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
+from classroom.cgroup_limits import cgroup_folders
+from classroom.hub import GROUP_PREFIX
 from classroom.lessons import LESSONS, copy_lessons
 from classroom.load_test import load_test
 
@@ -70,3 +72,5 @@ def test_four_students_at_once_run_a_lesson_and_cannot_reach_each_other():
             assert student.reach[check] in (302, 403), f"{check}\n{text}"
         if "enforced by a cgroup" in report.limits:  # the kernel follows cpu_limit = 1
             assert student.facts["threads"].startswith("1 (a cgroup CPU quota of 1 CPU"), text
+    left = [path for hierarchy in cgroup_folders().values() for path in hierarchy.glob(f"{GROUP_PREFIX}*")]
+    assert not left, f"cgroups left behind: {left}"

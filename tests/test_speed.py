@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import resnet_explorer as rx
+from classroom import cgroup_limits
 from resnet_explorer import speed
 from resnet_explorer.environment_check import check_environment
 from resnet_explorer.speed import choose_settings, cpu_has_native_bf16, thread_limit
@@ -206,7 +207,6 @@ print(json.dumps({"torch": torch.get_num_threads(), "policy": policy.threads,
 
 
 def test_a_real_cgroup_quota_gives_one_thread_where_torch_takes_every_cpu():
-    cgroup_limits = pytest.importorskip("classroom.cgroup_limits")
     try:
         group = cgroup_limits.make_limited_group(cpus=1.0)
     except cgroup_limits.CgroupUnavailable as error:
