@@ -29,6 +29,7 @@ from .models import ModelConfig, ResNet, build_model
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
+from .speed import thread_policy
 from .torchvision_compat import from_torchvision
 from .training import History, Schedule, compare, train
 
@@ -65,6 +66,7 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "load_image",
+    "thread_policy",
     "train",
 ]
 __version__ = "0.1.0"

@@ -37,6 +37,7 @@ from torch import nn
 from .attribution_methods import ATTRIBUTION_METHODS, GUIDED_BACKPROP, METHODS, normalize_method_name
 from .checks import check_whole_number
 from .device import model_device
+from .speed import follows_thread_policy
 
 # attribute() checks guided backprop's ReLUs before it moves the model. Where it checks the model
 # and resolves Grad-CAM's layer it still names the two methods; that code is being rewritten for
@@ -213,6 +214,7 @@ def check_images(
     return images
 
 
+@follows_thread_policy
 def attribute(
     model: nn.Module,
     images: torch.Tensor,

@@ -41,6 +41,8 @@ from torch import nn
 from torch.autograd.graph import register_multi_grad_hook
 from torch.utils.hooks import RemovableHandle
 
+from .speed import follows_thread_policy
+
 
 # --------------------------------------------------------------------------------------------
 # Which layers, and checks of the input
@@ -197,6 +199,7 @@ class LayerResponses:
         return len(self.layer_names)
 
 
+@follows_thread_policy
 def layer_responses(
     model: nn.Module, images: torch.Tensor, *, device: torch.device | str | None = None
 ) -> LayerResponses:
@@ -247,6 +250,7 @@ class GradientFlow:
     loss: float
 
 
+@follows_thread_policy
 def gradient_flow(
     model: nn.Module,
     images: torch.Tensor,
