@@ -118,7 +118,7 @@ def test_models_come_from_the_run_cache(tmp_path, dataset):
 
     cache = RunCache(tmp_path / "runs")
     model = build_model(8, in_channels=1)
-    history = History(label=model.config.name, config=model.config.as_dict(), status="finished",
+    history = History(model_name=model.config.name, config=model.config.as_dict(), status="finished",
                       setup={"data": {"name": "fashion-mnist-mini", "image_size": 16, "in_channels": 1}},
                       eval_steps=[10], test_error=[0.25])
     cache.put("abc123", history, model)

@@ -58,7 +58,7 @@ def test_templates_are_registered_and_the_theme_switches_font_sizes():
 def test_plain_and_residual_nets_keep_their_colours_and_deeper_is_darker():
     styles = style.series_styles(["plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)", "VGG-19"])
     plain20, plain56, res20, res56, vgg = styles
-    assert [s.family for s in styles] == ["plain", "plain", "residual", "residual", "other"]
+    assert [s.kind for s in styles] == ["plain", "plain", "residual", "residual", "other"]
 
     def brightness(color):
         return sum(int(color[i:i + 2], 16) for i in (1, 3, 5))

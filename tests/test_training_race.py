@@ -86,7 +86,7 @@ def test_train_runs_in_a_thread_and_grows_the_same_figure(make_race, monkeypatch
     assert race.wait(60)
 
     assert not any(controls_disabled(race)) and race.stop_button.disabled
-    assert [h.label for h in race.histories] == NETS
+    assert [h.model_name for h in race.histories] == NETS
     assert [h.status for h in race.histories] == ["finished", "finished"]
     assert trace_lengths(race) == [8, 2, 8, 2]  # per net: training error per step, test error every 4
     first_net = sorted({lengths[0] for lengths in seen if lengths})
@@ -174,7 +174,7 @@ def test_earlier_runs_stay_on_the_plot_until_clear(make_race):
     race.set_state({"configurations": ["ResNet-8 (A)"]})
     race.train()
     assert race.wait(60)
-    assert [h.label for h in race.histories] == ["plain-8", "ResNet-8 (A)"]
+    assert [h.model_name for h in race.histories] == ["plain-8", "ResNet-8 (A)"]
     assert len(race.figure.data) == 4
 
     race.clear_button.click()

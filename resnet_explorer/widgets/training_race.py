@@ -210,9 +210,7 @@ class TrainingRace(Explorer):
         redraws_per_second: float = REDRAWS_PER_SECOND,
     ):
         super().__init__()
-        if cache is not None and not isinstance(cache, (bool, RunCache)):
-            raise TypeError(f"cache must be a RunCache, True (the default cache) or None (no cache), "
-                            f"not {type(cache).__name__}")
+        self.cache = RunCache.resolve(cache)
         if data is not None and not hasattr(data, "train_images"):
             raise TypeError(f"data must be a Dataset (load_dataset(...)), not {type(data).__name__}")
         if not redraws_per_second > 0:
@@ -223,7 +221,6 @@ class TrainingRace(Explorer):
             data = load_dataset(image_size=BRIEF_IMAGE_SIZE)
         self.data = data
         self.seed = seed
-        self.cache = RunCache() if cache is True else (cache or None)
         self.large = style.theme(large).font_size > 16 if large is None else large
         self.redraw_interval = 1.0 / redraws_per_second
         self.race: RaceProgress | None = None  # the race in flight, or the last one
@@ -538,7 +535,7 @@ class TrainingRace(Explorer):
                 return
             self._last_redraw = now
         if new and not self._stop_event.is_set():
-            self._set_status(f"Training {history.label} (net {len(race.runs)} of {len(race.names)})…")
+            self._set_status(f"Training {history.model_name} (net {len(race.runs)} of {len(race.names)})…")
         if new or history.status != "running" or not self._grow(history, race):
             self._redraw(race)
         self._show_progress()
@@ -555,9 +552,9 @@ class TrainingRace(Explorer):
 
     def _plotted(self) -> list[History]:
         """The runs on the plot; runs of one net with different schedules say which in the legend."""
-        counts = Counter(history.label for history in self._histories)
-        return [history if counts[history.label] == 1
-                else replace(history, label=f"{history.label}, {_schedule_name(history.setup)}")
+        counts = Counter(history.model_name for history in self._histories)
+        return [history if counts[history.model_name] == 1
+                else replace(history, model_name=f"{history.model_name}, {_schedule_name(history.setup)}")
                 for history in self._histories]
 
     def _redraw(self, race: RaceProgress | None = None) -> None:
@@ -619,12 +616,12 @@ class TrainingRace(Explorer):
             self.progress_label.value = self._html(f"0 of {len(race.names)} nets")
             return
         run = race.runs[-1]
-        self.progress.style.bar_color = style.family_color(style.family_of(run.config))
+        self.progress.style.bar_color = style.kind_color(style.kind_of(run.config))
         where = ("from the cache" if run.from_cache
                  else f"step {len(run.steps):,} / {race.schedule.steps:,}")
         status = "" if run.status in ("running", "finished") else f" · {run.status}"
         self.progress_label.value = self._html(
-            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.label)}</b> · {where}{status}")
+            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.model_name)}</b> · {where}{status}")
 
     def _summary(self, race: RaceProgress) -> tuple[str, str]:
         """The status line at the end of a race, and its colour."""
@@ -636,7 +633,7 @@ class TrainingRace(Explorer):
         if stopped or self._stop_event.is_set():
             text = "Race stopped"
             if stopped:
-                text += (f": {stopped[-1].label} stopped at step {len(stopped[-1].steps):,} of "
+                text += (f": {stopped[-1].model_name} stopped at step {len(stopped[-1].steps):,} of "
                          f"{race.schedule.steps:,} (its curve is kept)")
             text += f"; {len(finished)} of {len(race.names)} nets finished."
         else:
@@ -644,22 +641,22 @@ class TrainingRace(Explorer):
                     f"{time.monotonic() - race.started:.1f} s" + (f" ({cached} from the cache)." if cached else "."))
         for run in race.runs:
             if run.status == "diverged":
-                text += f" {run.label} diverged: {run.message}."
+                text += f" {run.model_name} diverged: {run.message}."
         if race.plot_failure:
             text += f" Updating the plot failed: {race.plot_failure}"
         diverged = any(run.status == "diverged" for run in race.runs)
         return text, _ERROR_COLOR if diverged or race.plot_failure else "#222222"
 
     def _results(self) -> str:
-        """Final training and test error of each finished run, in its family's colour."""
+        """Final training and test error of each finished run, in its kind's colour."""
         parts = []
         for history in self._plotted():
             if history.status == "running":
                 continue
-            color = style.family_color(style.family_of(history.config))
+            color = style.kind_color(style.kind_of(history.config))
             note = "" if history.status == "finished" else f" ({history.status})"
             parts.append(f"<span style='white-space:nowrap'><b style='color:{color}'>"
-                         f"{html.escape(history.label)}</b>{note} {_percent(history.final_train_error)} / "
+                         f"{html.escape(history.model_name)}</b>{note} {_percent(history.final_train_error)} / "
                          f"{_percent(history.final_test_error)}</span>")
         if not parts:
             return ""
