@@ -18,7 +18,8 @@ import time
 import torch
 
 from resnet_explorer.data import load_dataset
-from resnet_explorer.training import BRIEF_IMAGE_SIZE, compare, resolve_schedule
+from resnet_explorer.schedules import BRIEF_IMAGE_SIZE, resolve_schedule
+from resnet_explorer.training import compare
 
 CONFIGS = [{"depth": 20, "shortcut": "none"}, {"depth": 56, "shortcut": "none"},
            {"depth": 20, "shortcut": "A"}, {"depth": 56, "shortcut": "A"}]

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-STATUSES = ("running", "finished", "stopped", "diverged")
 #: Per-batch errors averaged for ``final_train_error`` when no eval-mode measurement exists.
 LAST_BATCHES = 20
 

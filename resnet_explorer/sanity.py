@@ -31,6 +31,7 @@ from torch import nn
 from .attribution import METHOD_LABELS, attribute, normalize_method_name
 from .checks import check_images, check_model, model_name
 from .device import computing_on, model_device
+from .models import build_model
 
 
 @dataclass(repr=False)
@@ -296,8 +297,6 @@ def train_known_region_model(
     this check depends on nothing but the builder. With the defaults the model classifies
     held-out images perfectly. Returned in eval mode.
     """
-    from .models import build_model
-
     torch.manual_seed(seed)
     num_classes = 4 if rule == "quadrant" else 2
     model = build_model(depth, shortcut=shortcut, in_channels=1, num_classes=num_classes, width=width)

@@ -19,7 +19,7 @@ from resnet_explorer.figures.live import update_in_place
 from resnet_explorer.figures.responses import layer_responses_figure
 from resnet_explorer.models import build_model
 from resnet_explorer.probes import GradientFlow, LayerResponses
-from resnet_explorer.training import History
+from resnet_explorer.history import History
 
 
 def finished_history(label: str, config: dict, *, train_error=(0.9, 0.6, 0.4, 0.3), status="finished"):

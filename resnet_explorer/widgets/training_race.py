@@ -38,7 +38,9 @@ from ..figures.curves import training_curves
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..models import ModelConfig
 from ..run_cache import RunCache
-from ..training import BRIEF_IMAGE_SIZE, SCHEDULES, History, Schedule, compare, default_schedule
+from ..history import History
+from ..schedules import BRIEF_IMAGE_SIZE, SCHEDULES, Schedule, default_schedule
+from ..training import compare
 from .architecture_explorer import DEPTHS, SHORTCUTS
 from .scenarios import Explorer, InvalidStateError
 
