@@ -27,5 +27,6 @@ def test_final_errors_come_from_the_last_evaluation_or_the_last_batches():
 
 
 def test_histories_saved_with_the_old_label_key_still_load():
-    history = History.from_dict({"label": "ResNet-20 (A)", "config": {"depth": 20}, "status": "finished"})
+    saved = {"label": "ResNet-20 (A)", "config": {"depth": 20}, "status": "finished"}
+    history = History.from_dict(saved)
     assert history.model_name == "ResNet-20 (A)" and history.status == "finished"
