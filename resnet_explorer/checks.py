@@ -38,25 +38,24 @@ def check_choice(what: str, value, allowed: Iterable) -> None:
 def check_whole_number(what: str, value, minimum: int | None = None,
                        maximum: int | None = None) -> int:
     """``value`` as an ``int`` if it is a whole number (not a bool, float or string) in range."""
-    bounds = [f">= {minimum}"] * (minimum is not None) + [f"<= {maximum}"] * (maximum is not None)
-    wanted = " and ".join([f"a whole number {bounds[0]}", *bounds[1:]] if bounds else ["a whole number"])
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{what} must be {wanted}, got {value!r}")
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
     value = int(value)
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"{what} must be {wanted}, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{what} must be <= {maximum}, got {value}")
     return value
 
 
 def check_positive_number(what: str, value, *, allow_zero: bool = False,
                           maximum: float | None = None) -> float:
     """``value`` as a ``float`` if it is a finite real number > 0 (or >= 0), not a bool or string."""
-    wanted = "a number >= 0" if allow_zero else "a positive number"
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{what} must be {wanted}, got {value!r}")
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
     value = float(value)
     if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{what} must be {wanted}, got {value:g}")
+        raise ValueError(f"{what} must be {'>= 0' if allow_zero else '> 0'}, got {value:g}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{what} must be <= {maximum:g}, got {value:g}")
     return value

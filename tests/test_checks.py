@@ -23,9 +23,9 @@ def test_whole_numbers_reject_what_only_looks_like_one(value):
 
 def test_whole_numbers_accept_numpy_ints_and_check_the_range():
     assert check_whole_number("steps", np.int64(5), minimum=1) == 5
-    with pytest.raises(ValueError, match="steps must be a whole number >= 1, got 0"):
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         check_whole_number("steps", 0, minimum=1)
-    with pytest.raises(ValueError, match="depth must be a whole number <= 1202, got 60002"):
+    with pytest.raises(ValueError, match="depth must be <= 1202, got 60002"):
         check_whole_number("depth", 60002, maximum=1202)
 
 

@@ -172,9 +172,9 @@ def test_train_on_an_explicit_device_moves_the_model_back(tiny_data, fine_tuned_
 def test_train_rejects_bad_input_with_the_shared_messages(tiny_data, fine_tuned_net):
     with pytest.raises(TypeError, match="train needs a torch.nn.Module"):
         rx.train("resnet20", tiny_data(), **TRAIN)
-    with pytest.raises(ValueError, match="callback_every must be a whole number >= 1, got True"):
+    with pytest.raises(ValueError, match="callback_every must be a whole number, got True"):
         rx.train(fine_tuned_net(), tiny_data(), callback_every=True, **TRAIN)
-    with pytest.raises(ValueError, match="steps must be a whole number >= 1, got 0"):
+    with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         rx.train(fine_tuned_net(), tiny_data(), **{**TRAIN, "steps": 0})
 
 
@@ -197,7 +197,7 @@ def test_counting_rejects_bad_sizes_with_the_shared_messages(count, fine_tuned_n
         count(fine_tuned_net(), (3, 8, 8))
     with pytest.raises(ValueError, match="too small for ResNet-8 \\(A\\)"):
         count(fine_tuned_net(), 2)
-    with pytest.raises(ValueError, match="input_size must be a whole number >= 1, got 0"):
+    with pytest.raises(ValueError, match="input_size must be >= 1, got 0"):
         count(fine_tuned_net(), (0, 8))
     with pytest.raises(TypeError, match="needs a torch.nn.Module"):
         count("resnet20", 8)
@@ -220,7 +220,7 @@ def test_the_recorder_watches_where_the_model_trains_and_changes_no_mode(default
 def test_the_recorder_rejects_bad_input_with_the_shared_messages(fine_tuned_net):
     with pytest.raises(TypeError, match="Recorder needs a torch.nn.Module"):
         Recorder("resnet20")
-    with pytest.raises(ValueError, match="sample must be a whole number >= 1, got 2.5"):
+    with pytest.raises(ValueError, match="sample must be a whole number, got 2.5"):
         Recorder(fine_tuned_net(), sample=2.5)
 
 

@@ -380,7 +380,7 @@ def test_unknown_layer_names_in_the_recorder_are_explained():
         Recorder(model, ["nonsense"])
     with pytest.raises(ValueError, match="keep_maps.*'fc'.*'stem.bn'"):
         Recorder(model, ["stem.bn"], keep_maps=["fc"])
-    with pytest.raises(ValueError, match="every must be a whole number >= 1"):
+    with pytest.raises(ValueError, match="every must be >= 1, got 0"):
         Recorder(model, every=0)
 
 

@@ -26,9 +26,9 @@ def test_fast_mode_makes_the_fast_schedule_the_default(monkeypatch):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (dict(steps=0), "steps must be a whole number >= 1"),
-    (dict(steps=10, batch_size=0), "batch_size must be a whole number >= 1"),
-    (dict(steps=10, lr=-1.0), "lr must be a positive number"),
+    (dict(steps=0), "steps must be >= 1, got 0"),
+    (dict(steps=10, batch_size=0), "batch_size must be >= 1, got 0"),
+    (dict(steps=10, lr=-1.0), "lr must be > 0, got -1"),
     (dict(steps=10, momentum=1.0), "momentum"),
     (dict(steps=10, milestones=(0.75, 0.5)), "milestones must be increasing"),
     (dict(steps=10, warmup_steps=11), "warmup_steps"),
@@ -45,10 +45,10 @@ def test_unknown_schedule_name_lists_the_presets():
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (dict(steps=10, lr=True), "lr must be a positive number"),
-    (dict(steps=10, momentum="0.5"), "momentum must be a number >= 0"),
+    (dict(steps=10, lr=True), "lr must be a finite number, got True"),
+    (dict(steps=10, momentum="0.5"), "momentum must be a finite number, got '0.5'"),
     (dict(steps=10, milestones=5), "milestones must be increasing"),
-    (dict(steps=True), "steps must be a whole number >= 1"),
+    (dict(steps=True), "steps must be a whole number, got True"),
 ])
 def test_schedules_refuse_values_that_only_look_right(arguments, message):
     with pytest.raises(ValueError, match=message):
