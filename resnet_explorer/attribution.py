@@ -1,26 +1,10 @@
 """Which pixels does a ResNet look at? Attribution maps with captum, one call for six methods.
 
 ``attribute(model, images, method)`` explains the model's score for a class (by default the
-predicted one) with one of ``METHODS``:
-
-============================  ==============================================================
-``"saliency"``                the gradient of the class score with respect to the pixels
-                              (Simonyan et al. 2014); map: ``|gradient|`` summed over channels.
-``"integrated_gradients"``    gradients averaged along the straight path from a baseline
-                              (default: all zeros, the mean image in standardized units) to
-                              the image, times ``image - baseline`` (Sundararajan et al. 2017);
-                              map: signed, summed over channels, so it adds up to
-                              ``f(image) - f(baseline)`` (completeness).
-``"smoothgrad"``              saliency averaged over noisy copies of the image (Smilkov et al.
-                              2017); map: mean ``|gradient|`` summed over channels.
-``"guided_backprop"``         the gradient with negative gradients stopped at every ReLU
-                              (Springenberg et al. 2015); map: signed, summed over channels.
-``"gradcam"``                 Grad-CAM (Selvaraju et al. 2017) on a stage's output, upsampled
-                              bilinearly to the image; map: ReLU'd (non-negative) by default.
-``"occlusion"``               how much the class score drops when a gray (zero) square covers
-                              each place (Zeiler & Fergus 2014); map: signed, positive where
-                              the square hurt the score.
-============================  ==============================================================
+predicted one) with one of ``METHODS``: ``"saliency"``, ``"integrated_gradients"``,
+``"smoothgrad"``, ``"guided_backprop"``, ``"gradcam"`` and ``"occlusion"``. What each computes
+(and its paper), its options and defaults, and whether its maps carry a sign are written once,
+in its entry of ``resnet_explorer.attribution_methods.ATTRIBUTION_METHODS``.
 
 The result is an ``Attribution`` with ``maps`` of shape (N, H, W), the raw captum output and
 the model's prediction. ``Attribution.signed`` says whether a map can be negative.
@@ -40,7 +24,6 @@ guide, and guided backprop equals the plain gradient.
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -51,50 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_images, check_model, model_name
+from .attribution_methods import ATTRIBUTION_METHODS, METHODS, normalize_method_name
+from .checks import check_images, check_model, check_whole_number, model_name
 from .device import computing_on
 from .hooks import hooked
-
-METHODS: tuple[str, ...] = (
-    "saliency",
-    "integrated_gradients",
-    "smoothgrad",
-    "guided_backprop",
-    "gradcam",
-    "occlusion",
-)
-
-#: Readable names for legends and menus.
-METHOD_LABELS: dict[str, str] = {
-    "saliency": "Saliency",
-    "integrated_gradients": "Integrated Gradients",
-    "smoothgrad": "SmoothGrad",
-    "guided_backprop": "Guided Backprop",
-    "gradcam": "Grad-CAM",
-    "occlusion": "Occlusion",
-}
-
-#: Options each method takes, with their defaults. ``None`` means "sized to the input" (see
-#: ``_resolve_options``). The defaults keep all six methods on one 32x32 image of ResNet-56
-#: within about 2 s on two CPU cores (benchmarks/bench_attribution.py).
-DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    "saliency": {},
-    # Gauss-Legendre quadrature. Measured on ResNet-20 trained on Fashion-MNIST (8 test images):
-    # 32 steps give maps with rank correlation 0.999 to 256 steps' maps and a convergence delta
-    # of about 1.6% of the attributions' sum (median). Raise n_steps for tighter completeness.
-    "integrated_gradients": {"n_steps": 32, "baseline": 0.0, "internal_batch_size": 64},
-    # Noise of 15% of the image's value range (Smilkov et al. recommend 10-20%). On the same
-    # model 16 samples give maps with rank correlation 0.95 to a 128-sample map (8: 0.92, 32: 0.97).
-    "smoothgrad": {"nt_samples": 16, "noise_level": 0.15, "seed": 0, "nt_samples_batch_size": 16},
-    "guided_backprop": {},
-    "gradcam": {"relu_attributions": True},
-    # window: 1/8 of the image side (4 px on 32x32, 4 on 28x28, 28 on 224x224), stride half of
-    # it, so each pixel is covered by about four windows and the map is not blocky.
-    "occlusion": {"window": None, "stride": None, "baseline": 0.0, "perturbations_per_eval": 64},
-}
-
-# The informational warning captum prints on every guided backprop call.
-_CAPTUM_RELU_HOOK_WARNING = "Setting backward hooks on ReLU activations"
 
 
 @dataclass(repr=False)
@@ -115,7 +58,8 @@ class Attribution:
         convergence_delta: (N,) for integrated gradients: ``sum(attributions) -
             (f(image) - f(baseline))``, the quadrature error; ``None`` for other methods.
         signed: whether maps carry a sign (negative = evidence against the class); saliency
-            and SmoothGrad maps are magnitudes, Grad-CAM maps are non-negative after its ReLU.
+            and SmoothGrad maps are magnitudes, Grad-CAM maps are non-negative after its ReLU
+            (each method's ``signed`` in ``ATTRIBUTION_METHODS``).
         layer: the module Grad-CAM used (e.g. ``"stage3"``), else ``None``.
         options: the options used, defaults filled in.
     """
@@ -135,25 +79,12 @@ class Attribution:
     @property
     def label(self) -> str:
         """A readable name, e.g. ``"Grad-CAM (stage2)"``."""
-        text = METHOD_LABELS[self.method]
+        text = ATTRIBUTION_METHODS[self.method].label
         return f"{text} ({self.layer})" if self.layer else text
 
     def __repr__(self) -> str:
         n, h, w = self.maps.shape
         return f"Attribution({self.label}, {n} maps of {h}x{w}, target={self.target.tolist()})"
-
-
-def normalize_method_name(method: str) -> str:
-    """``"Integrated Gradients"``, ``"integrated-gradients"`` -> ``"integrated_gradients"``."""
-    if not isinstance(method, str):
-        raise ValueError(f"method must be a string, one of {', '.join(METHODS)}; got {method!r}")
-    name = method.strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {"grad_cam": "gradcam", "ig": "integrated_gradients", "guided_backpropagation":
-               "guided_backprop", "smooth_grad": "smoothgrad"}
-    name = aliases.get(name, name)
-    if name not in METHODS:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
-    return name
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -219,7 +150,7 @@ def attribute(
             any module name (``"stage3.block9.conv2"``) or the module; default the last stage.
         device: where to compute; default the model's device. The model is moved back after.
         image_size: if given, the (H, W) (or side) the model was trained on; other sizes raise.
-        **options: per method, see ``DEFAULT_OPTIONS``: ``n_steps``, ``baseline``,
+        **options: per method, see its entry in ``ATTRIBUTION_METHODS``: ``n_steps``, ``baseline``,
             ``internal_batch_size`` (integrated gradients); ``nt_samples``, ``noise_level``
             (noise std as a fraction of the image's value range), ``seed``,
             ``nt_samples_batch_size`` (SmoothGrad); ``relu_attributions`` (Grad-CAM);
@@ -229,28 +160,25 @@ def attribute(
     device. Only the inputs' gradients are computed, so no ``.grad`` is left on the model's
     parameters.
     """
-    method = normalize_method_name(method)
+    entry = ATTRIBUTION_METHODS[normalize_method_name(method)]
     check_model(model, what="attribute")
     images = check_images(model, images, image_size=image_size, allow_single=True)
-    resolved = _resolve_options(method, options, images.shape)
-
-    if method == "guided_backprop":
-        _check_guided_backprop_relus(model)
-    layer_name, layer_module = resolve_layer(model, layer) if method == "gradcam" else (None, None)
+    resolved = _resolve_options(entry.name, options, images.shape)
+    if entry.check_model is not None:  # before anything moves or runs
+        entry.check_model(model)
+    layer_name, layer_module = resolve_layer(model, layer) if entry.takes_layer else (None, None)
     with computing_on(model, device) as compute_device, hooked(model, training=False):
         images = images.detach().to(compute_device, torch.float32)
         with torch.no_grad():
             probabilities = F.softmax(model(images), dim=1)
         predicted = probabilities.argmax(dim=1)
         target_tensor = _resolve_target(target, predicted, probabilities.shape[1])
-        raw, maps, delta = _run_method(model, images, method, target_tensor, layer_module, resolved)
+        raw, maps, delta = _run_method(model, images, entry.name, target_tensor, layer_module,
+                                       resolved)
 
-    signed = method not in ("saliency", "smoothgrad") and not (
-        method == "gradcam" and resolved["relu_attributions"]
-    )
     index = torch.arange(len(target_tensor), device=probabilities.device)
     return Attribution(
-        method=method,
+        method=entry.name,
         maps=maps.detach().float().cpu(),
         raw=raw.detach().cpu(),
         target=target_tensor.cpu(),
@@ -258,7 +186,7 @@ def attribute(
         probability=probabilities.max(dim=1).values.cpu(),
         target_probability=probabilities[index, target_tensor].cpu(),
         convergence_delta=None if delta is None else delta.detach().cpu(),
-        signed=signed,
+        signed=entry.is_signed(resolved),
         layer=layer_name,
         options=resolved,
     )
@@ -283,134 +211,42 @@ def attribute_all(
                 for m in methods}
 
 
-def _run_method(model, images, method, target, layer_module, opts):
-    """Call captum; return ``(raw, maps, convergence_delta)``."""
-    from captum.attr import (
-        GuidedBackprop,
-        IntegratedGradients,
-        LayerAttribution,
-        LayerGradCam,
-        NoiseTunnel,
-        Occlusion,
-        Saliency,
-    )
-
+def _run_method(model, images, method, target, layer_module, options):
+    """Call the method's captum algorithm; return ``(raw, maps, convergence_delta)``."""
     images = images.clone().requires_grad_(True)  # captum warns when it has to do this itself
-    delta = None
-    if method == "saliency":
-        raw = Saliency(model).attribute(images, target=target, abs=True)
-        maps = raw.sum(dim=1)
-    elif method == "integrated_gradients":
-        baseline = _baseline(opts["baseline"], images)
-        raw, delta = IntegratedGradients(model).attribute(
-            images,
-            baselines=baseline,
-            target=target,
-            n_steps=opts["n_steps"],
-            internal_batch_size=max(opts["internal_batch_size"], len(images)),
-            return_convergence_delta=True,
-        )
-        maps = raw.sum(dim=1)
-    elif method == "smoothgrad":
-        value_range = float(images.detach().max() - images.detach().min()) or 1.0
-        with torch.random.fork_rng(devices=[images.device] if images.device.type == "cuda" else []):
-            torch.manual_seed(opts["seed"])
-            raw = NoiseTunnel(Saliency(model)).attribute(
-                images,
-                nt_type="smoothgrad",
-                nt_samples=opts["nt_samples"],
-                nt_samples_batch_size=opts["nt_samples_batch_size"],
-                stdevs=float(opts["noise_level"] * value_range),
-                target=target,
-                abs=True,
-            )
-        maps = raw.sum(dim=1)
-    elif method == "guided_backprop":
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_CAPTUM_RELU_HOOK_WARNING)
-            raw = GuidedBackprop(model).attribute(images, target=target)
-        maps = raw.sum(dim=1)
-    elif method == "gradcam":
-        raw = LayerGradCam(model, layer_module).attribute(
-            images, target=target, relu_attributions=opts["relu_attributions"]
-        )
-        if raw.dim() != 4:
-            raise ValueError(
-                f"Grad-CAM needs a layer whose output is an image-like (N, C, h, w) map; this one "
-                f"gives shape {tuple(raw.shape)}; pick a stage or a conv layer"
-            )
-        upsampled = LayerAttribution.interpolate(raw, tuple(images.shape[-2:]), interpolate_mode="bilinear")
-        maps = upsampled[:, 0]
-    else:  # occlusion
-        channels = images.shape[1]
-        raw = Occlusion(model).attribute(
-            images,
-            sliding_window_shapes=(channels, opts["window"], opts["window"]),
-            strides=(channels, opts["stride"], opts["stride"]),
-            baselines=_baseline(opts["baseline"], images),
-            target=target,
-            perturbations_per_eval=opts["perturbations_per_eval"],
-        )
-        maps = raw.mean(dim=1)  # every channel holds the same value
-    return raw, maps, delta
+    return ATTRIBUTION_METHODS[method].compute(model, images, target, layer_module, options)
 
 
 def _resolve_options(method: str, options: dict[str, Any], shape: torch.Size) -> dict[str, Any]:
-    defaults = DEFAULT_OPTIONS[method]
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        allowed = ", ".join(defaults) or "none"
-        raise ValueError(f"{method} does not take option(s) {', '.join(unknown)}; its options: {allowed}")
-    resolved = {**defaults, **options}
-    for name in ("n_steps", "internal_batch_size", "nt_samples", "nt_samples_batch_size",
-                 "perturbations_per_eval"):
-        if name in resolved and (not isinstance(resolved[name], int) or resolved[name] < 1):
-            raise ValueError(f"{method} option {name} must be a positive integer, got {resolved[name]!r}")
-    if method == "occlusion":
-        side = min(shape[-2:])
-        window = resolved["window"] or max(1, round(side / 8))
-        stride = resolved["stride"] or max(1, window // 2)
-        if not (isinstance(window, int) and 1 <= window <= side):
-            raise ValueError(f"occlusion window must be an integer from 1 to {side}, got {window!r}")
-        if not (isinstance(stride, int) and stride >= 1):
-            raise ValueError(f"occlusion stride must be a positive integer, got {stride!r}")
-        resolved.update(window=window, stride=stride)
-    return resolved
-
-
-def _baseline(value: float | torch.Tensor, images: torch.Tensor) -> torch.Tensor | float:
-    if isinstance(value, torch.Tensor):
-        value = value.to(images.device, images.dtype)
-        if value.dim() == 3:
-            value = value[None]
-        return value.expand_as(images).contiguous()
-    return float(value)
+    return ATTRIBUTION_METHODS[method].resolve_options(options, tuple(shape[-2:]))
 
 
 def _resolve_target(target, predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``target`` as one class index per image; refuses what only looks like one ("3", 3.7, True)."""
     if target is None:
         return predicted
-    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        result = torch.full_like(predicted, int(target))
+    if isinstance(target, (torch.Tensor, np.ndarray)):
+        values = torch.as_tensor(target) if isinstance(target, torch.Tensor) or target.dtype.kind in "iu" else None
+        if values is None or torch.is_floating_point(values) or values.is_complex() or values.dtype == torch.bool:
+            kind = target.dtype if values is None else values.dtype
+            raise ValueError(f"target must hold whole class indices, got a {type(target).__name__} of {kind}; "
+                             "give one int per image, one int, or None for the predicted class")
+        result = values.to(predicted.device, torch.long).reshape(-1)
+    elif isinstance(target, (list, tuple)):
+        result = torch.tensor([check_whole_number("each target class", value) for value in target],
+                              dtype=torch.long, device=predicted.device)
     else:
-        result = torch.as_tensor(target, dtype=torch.long, device=predicted.device).reshape(-1)
-        if result.numel() == 1:
-            result = result.expand_as(predicted).clone()
-        if result.shape != predicted.shape:
-            raise ValueError(
-                f"target has {result.numel()} classes for {len(predicted)} images; give one per image, one int, or None"
-            )
+        result = torch.tensor([check_whole_number("target (a class index, or None for the predicted class)", target)],
+                              dtype=torch.long, device=predicted.device)
+    if result.numel() == 1:
+        result = result.expand_as(predicted).clone()
+    if result.shape != predicted.shape:
+        raise ValueError(
+            f"target has {result.numel()} classes for {len(predicted)} images; give one per image, one int, or None"
+        )
     if result.min() < 0 or result.max() >= num_classes:
         raise ValueError(f"target classes must be in 0..{num_classes - 1}, got {result.tolist()}")
     return result
-
-
-def _check_guided_backprop_relus(model: nn.Module) -> None:
-    if any(isinstance(m, nn.ReLU) and m.inplace for m in model.modules()):
-        raise ValueError(
-            "guided backprop needs non-inplace ReLU modules, each used once; this model has "
-            "inplace ones (torchvision's ResNets share one). Convert it with rx.from_torchvision(model)"
-        )
 
 
 # ---------------------------------------------------------------------------------------------

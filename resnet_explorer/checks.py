@@ -9,8 +9,8 @@ Every probe and analysis takes ``(model, images, ...)`` and starts with the same
 
 ``train`` checks its data with ``check_training_data``.
 
-Numbers and choices use ``check_whole_number``, ``check_positive_number`` and ``check_choice``,
-which reject booleans and strings that only look like numbers ("0.5", ``True``) instead of
+Numbers and choices use ``check_whole_number``, ``check_finite_number``,
+``check_positive_number`` and ``check_choice``, which reject booleans and strings that only look like numbers ("0.5", ``True``) instead of
 coercing them: a silently coerced argument is a wrong result the user never sees.
 """
 
@@ -48,12 +48,17 @@ def check_whole_number(what: str, value, minimum: int | None = None,
     return value
 
 
+def check_finite_number(what: str, value) -> float:
+    """``value`` as a ``float`` if it is a finite real number (not a bool, string or NaN)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def check_positive_number(what: str, value, *, allow_zero: bool = False,
                           maximum: float | None = None) -> float:
     """``value`` as a ``float`` if it is a finite real number > 0 (or >= 0), not a bool or string."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
-    value = float(value)
+    value = check_finite_number(what, value)
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{what} must be {'>= 0' if allow_zero else '> 0'}, got {value:g}")
     if maximum is not None and value > maximum:

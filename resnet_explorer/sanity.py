@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution import METHOD_LABELS, attribute, normalize_method_name
+from .attribution import attribute
+from .attribution_methods import ATTRIBUTION_METHODS, normalize_method_name
 from .checks import check_images, check_model, model_name
 from .device import computing_on, model_device
 from .models import build_model
@@ -61,7 +62,7 @@ class SanityCheckResult:
     absolute: bool = True
 
     def __repr__(self) -> str:
-        finals = ", ".join(f"{METHOD_LABELS[m]} {self.correlations[m][-1]:+.2f}" for m in self.methods)
+        finals = ", ".join(f"{ATTRIBUTION_METHODS[m].label} {self.correlations[m][-1]:+.2f}" for m in self.methods)
         return (f"SanityCheckResult({self.model_name}, {len(self.step_names)} steps; "
                 f"correlation after the last step: {finals})")
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from resnet_explorer.attribution_methods import ATTRIBUTION_METHODS
 from resnet_explorer.data import load_dataset
 from resnet_explorer.models import build_model
 from resnet_explorer.run_cache import RunCache
@@ -129,13 +130,13 @@ def test_models_come_from_the_run_cache(tmp_path, dataset):
     assert "resized to 16×16" in explorer.status.value
 
 
-def test_the_status_line_names_the_options_in_words():
-    from resnet_explorer.attribution import DEFAULT_OPTIONS
-    from resnet_explorer.widgets.attribution_explorer import describe_options
-
-    assert describe_options(DEFAULT_OPTIONS["integrated_gradients"]) == "32 steps, baseline 0"
-    assert describe_options(DEFAULT_OPTIONS["gradcam"]) == "positive evidence only"
-    assert describe_options(DEFAULT_OPTIONS["smoothgrad"]) == "16 noisy copies, noise 15% of the value range"
-    assert describe_options({"window": 4, "stride": 2, "baseline": 0.0,
-                             "perturbations_per_eval": 64}) == "4 px window, stride 2 px, baseline 0"
-    assert describe_options({}) == ""
+def test_the_menu_and_the_status_line_come_from_the_method_registry(models, dataset):
+    explorer = AttributionExplorer(models, dataset, method="integrated_gradients",
+                                   options={"integrated_gradients": {"n_steps": 4}})
+    assert_ok(explorer)
+    menu = explorer.controls["method"]
+    entries = list(ATTRIBUTION_METHODS.values())
+    assert menu.options == tuple((entry.label, entry.name) for entry in entries)
+    assert menu.tooltips == tuple(f"{entry.summary} ({entry.paper})" for entry in entries)
+    assert "4 steps, baseline 0" in explorer.status.value
+    assert explorer.controls["layer"].disabled  # only a method that takes a layer enables it

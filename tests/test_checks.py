@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import resnet_explorer as rx
-from resnet_explorer.checks import (check_choice, check_images, check_labels, check_model,
-                                    check_positive_number, check_whole_number,
+from resnet_explorer.checks import (check_choice, check_finite_number, check_images, check_labels,
+                                    check_model, check_positive_number, check_whole_number,
                                     minimum_image_size)
 
 
@@ -33,6 +33,17 @@ def test_whole_numbers_accept_numpy_ints_and_check_the_range():
 def test_positive_numbers_reject_bools_strings_and_non_finite_values(value):
     with pytest.raises(ValueError, match="lr must be"):
         check_positive_number("lr", value)
+
+
+@pytest.mark.parametrize("value", [True, "-0.5", float("nan"), float("-inf"), None])
+def test_finite_numbers_reject_bools_strings_and_non_finite_values(value):
+    with pytest.raises(ValueError, match="baseline must be a finite number"):
+        check_finite_number("baseline", value)
+
+
+def test_finite_numbers_may_be_negative():
+    assert check_finite_number("baseline", np.float32(-0.5)) == -0.5
+    assert type(check_finite_number("baseline", 2)) is float
 
 
 def test_positive_numbers_may_allow_zero():

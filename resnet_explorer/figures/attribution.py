@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ..attribution_methods import ATTRIBUTION_METHODS
 from . import style
 
 ORANGE = "230,97,1"  # evidence for the class (PuOr's orange)
@@ -41,22 +42,20 @@ SIGNED_SCALE = [
     [1.0, "rgba(253,184,99,0.95)"],
 ]
 CLIP_PERCENTILE = 99.0
-#: One colour per method in line plots: the Okabe-Ito colours left after blue (ResNets) and
-#: vermillion (plain nets); yellow darkened to read on white.
-METHOD_COLORS = {
-    "saliency": style.OKABE_ITO["sky blue"],
-    "integrated_gradients": style.OKABE_ITO["bluish green"],
-    "smoothgrad": style.OKABE_ITO["reddish purple"],
-    "guided_backprop": style.OKABE_ITO["orange"],
-    "gradcam": style.OKABE_ITO["black"],
-    "occlusion": "#B5A800",
-}
 
 
 def _method_label(method: str) -> str:
-    from ..attribution import METHOD_LABELS
+    """The method's readable name; a key that is no method (a user's own) is shown as it is."""
+    entry = ATTRIBUTION_METHODS.get(method)
+    return entry.label if entry else method
 
-    return METHOD_LABELS.get(method, method)
+
+def _method_color(method: str, number: int) -> str:
+    """The method's line colour (an Okabe-Ito name or a CSS colour), else the next series colour."""
+    entry = ATTRIBUTION_METHODS.get(method)
+    if entry is None:
+        return style.SERIES_COLORS[number % len(style.SERIES_COLORS)]
+    return style.OKABE_ITO.get(entry.color, entry.color)
 
 
 def _display_image(image, index: int = 0) -> np.ndarray:
@@ -302,7 +301,7 @@ def sanity_check_figure(
     figure = go.Figure()
     lowest = -0.2  # the y axis reaches at least this far below 0, and always to the lowest point
     for number, method in enumerate(result.methods):
-        color = METHOD_COLORS.get(method, style.SERIES_COLORS[number % len(style.SERIES_COLORS)])
+        color = _method_color(method, number)
         per_image = np.asarray(result.per_image[method], dtype=float)
         mean = np.r_[1.0, np.asarray(result.correlations[method], dtype=float)]
         label = _method_label(method)

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attribution import METHOD_LABELS, METHODS, attribute, layer_names, load_image
+from ..attribution import attribute, layer_names, load_image
+from ..attribution_methods import ATTRIBUTION_METHODS
 from ..figures import style
 from ..figures.attribution import attribution_overlay
 from ..figures.live import LiveFigureWidget, update_in_place
@@ -98,7 +99,9 @@ class AttributionExplorer(Explorer):
         self.add_controls({
             "model": widgets.Dropdown(options=names, value=first_model, description="model",
                                       style=label_style, layout=widgets.Layout(width="420px")),
-            "method": widgets.ToggleButtons(options=[(METHOD_LABELS[m], m) for m in METHODS], value=method,
+            "method": widgets.ToggleButtons(options=[(m.label, m.name) for m in ATTRIBUTION_METHODS.values()],
+                                            tooltips=[f"{m.summary} ({m.paper})" for m in ATTRIBUTION_METHODS.values()],
+                                            value=method,
                                             description="method", style={"button_width": "auto", **label_style},
                                             layout=wide()),
             "layer": widgets.Dropdown(options=["stem", "stage1", "stage2", "stage3"], value="stage3",
@@ -309,7 +312,8 @@ class AttributionExplorer(Explorer):
         started = time.perf_counter()
         self.errors = list(self._setup_errors)
         values = {name: control.value for name, control in self.controls.items()}
-        self.controls["layer"].disabled = values["method"] != "gradcam"
+        method = ATTRIBUTION_METHODS[values["method"]]
+        self.controls["layer"].disabled = not method.takes_layer
         self.result = None
         try:
             model = self.current_model()
@@ -317,7 +321,7 @@ class AttributionExplorer(Explorer):
                 raise ValueError("no model to explain")
             image, display, label, description = self.current_image()
             target = None if values["target"] == PREDICTED else values["target"]
-            layer = values["layer"] if values["method"] == "gradcam" else None
+            layer = values["layer"] if method.takes_layer else None
             key = (values["model"], description, values["method"], layer, target,
                    self.uploaded if values["image_source"] == "upload" else None)
             if key in self._results:
@@ -353,25 +357,8 @@ class AttributionExplorer(Explorer):
             self.status.value = "<br>".join(
                 f"<span style='color:#B00020'>⚠ {html.escape(message)}</span>" for message in self.errors)
             return
-        options = describe_options(self.result.options) if self.result else ""
+        options = ATTRIBUTION_METHODS[self.result.method].describe_options(self.result.options) if self.result else ""
         self.status.value = (f"<span style='color:#555555'>{html.escape(getattr(self, 'description', ''))} · "
                              f"{html.escape(options or 'no options')} · "
                              f"updated in {self.last_update_seconds:.2f} s</span>")
 
-
-# How the status line names a method's options; options left out (batch sizes) change speed only.
-_OPTION_WORDS = {
-    "n_steps": lambda v: f"{v} steps",
-    "baseline": lambda v: f"baseline {v:g}" if isinstance(v, (int, float)) else "baseline image",
-    "nt_samples": lambda v: f"{v} noisy copies",
-    "noise_level": lambda v: f"noise {v:.0%} of the value range",
-    "relu_attributions": lambda v: "positive evidence only" if v else "positive and negative evidence",
-    "window": lambda v: f"{v} px window" if v else "",
-    "stride": lambda v: f"stride {v} px" if v else "",
-}
-
-
-def describe_options(options: dict) -> str:
-    """The options that shape a map, in words for the status line ("32 steps, baseline 0")."""
-    words = (_OPTION_WORDS[key](value) for key, value in options.items() if key in _OPTION_WORDS)
-    return ", ".join(word for word in words if word)
