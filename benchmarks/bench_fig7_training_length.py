@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 import resnet_explorer as rx
-from resnet_explorer.training import Schedule, train
+from resnet_explorer.schedules import Schedule
+from resnet_explorer.training import train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fig7_training_length.jsonl"
 NETS = {"plain-20": (20, "none"), "resnet-20": (20, "A"), "plain-56": (56, "none"),

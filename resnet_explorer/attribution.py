@@ -34,16 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attribution_methods import ATTRIBUTION_METHODS, GUIDED_BACKPROP, METHODS, normalize_method_name
-from .checks import check_whole_number
-from .device import model_device
+from .attribution_methods import ATTRIBUTION_METHODS, METHODS, normalize_method_name
+from .checks import check_images, check_model, check_whole_number, model_name
+from .device import computing_on
+from .hooks import hooked
 from .speed import follows_thread_policy
-
-# attribute() checks guided backprop's ReLUs before it moves the model. Where it checks the model
-# and resolves Grad-CAM's layer it still names the two methods; that code is being rewritten for
-# the one compute-API contract (issue 12 item 3), after which it reads each entry's check_model
-# and takes_layer instead.
-_check_guided_backprop_relus = GUIDED_BACKPROP.check_model
 
 
 @dataclass(repr=False)
@@ -93,30 +88,6 @@ class Attribution:
         return f"Attribution({self.label}, {n} maps of {h}x{w}, target={self.target.tolist()})"
 
 
-def expected_in_channels(model: nn.Module) -> int | None:
-    """The channels the model's first layer takes: ``model.config.in_channels`` or the first conv's."""
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "in_channels"):
-        return int(config.in_channels)
-    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return None if first_conv is None else first_conv.in_channels
-
-
-def minimum_image_size(model: nn.Module) -> int:
-    """The smallest side an image can have so the last stage still sees at least 1x1 pixel.
-
-    CIFAR-family nets halve the image twice (8x8 maps in stage 3 from 32x32 inputs), the
-    ImageNet family five times (a 224x224 image becomes 7x7).
-    """
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "stage_blocks"):
-        return 1
-    halvings = len(config.stage_blocks) - 1
-    if getattr(config, "family", "cifar") == "imagenet":
-        halvings += 2  # the stride-2 7x7 conv and the max pool
-    return 2**halvings
-
-
 def layer_names(model: nn.Module) -> list[str]:
     """The names Grad-CAM's ``layer`` accepts in short form: ``stem``, ``stage1``, ... ."""
     names = [name for name, _ in model.named_children() if name == "stem" or name.startswith("stage")]
@@ -150,68 +121,9 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str,
     example = next((n for n in modules if n.count(".") == 1), "")
     hint = f", e.g. {example!r}" if example else ""
     raise ValueError(
-        f"unknown layer {layer!r} for {_model_name(model)}; use a stage name ({stages}) or any "
+        f"unknown layer {layer!r} for {model_name(model)}; use a stage name ({stages}) or any "
         f"module name from model.named_modules(){hint}"
     )
-
-
-def check_images(
-    model: nn.Module, images: torch.Tensor, image_size: int | tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Validate ``images`` for ``model`` and return them as an (N, C, H, W) float tensor.
-
-    A single image (C, H, W) is batched; a single grayscale image (H, W) too when the model
-    takes one channel. Raises ``ValueError`` saying what was given, what the model expects and
-    how to fix it.
-    """
-    fix = "pass standardized test images, e.g. dataset.test_images[:4], or a file through load_image(...)"
-    if not isinstance(images, torch.Tensor):
-        if isinstance(images, np.ndarray):
-            images = torch.from_numpy(images)
-        else:
-            raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {type(images).__name__}; {fix}")
-    channels = expected_in_channels(model)
-    if images.dim() == 2 and channels == 1:
-        images = images[None]
-    if images.dim() == 3:
-        images = images[None]
-    if images.dim() != 4:
-        raise ValueError(
-            f"images must have shape (N, C, H, W) or (C, H, W), got shape {tuple(images.shape)}; {fix}"
-        )
-    if not torch.is_floating_point(images):
-        raise ValueError(
-            f"images are {images.dtype}, but the model expects standardized floats "
-            "(mean 0, std 1 per channel); load_image(...) or dataset.test_images give those"
-        )
-    n, c, h, w = images.shape
-    if n == 0:
-        raise ValueError("images is an empty batch; pass at least one image, e.g. dataset.test_images[:1]")
-    if channels is not None and c != channels:
-        kind = {1: "grayscale", 3: "RGB"}
-        raise ValueError(
-            f"images have {c} channel(s) (shape {tuple(images.shape)}), but {_model_name(model)} expects "
-            f"{channels} ({kind.get(channels, 'channels')}); use images of the model's dataset, e.g. "
-            f"dataset.test_images[:4], or load_image(file, in_channels={channels}, ...) to convert"
-        )
-    if image_size is not None:
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        if (h, w) != size:
-            raise ValueError(
-                f"images are {h}x{w}, but the model was trained on {size[0]}x{size[1]} images; resize "
-                f"them (load_image(file, ..., image_size={size[0]}) or torch.nn.functional.interpolate), "
-                "or use dataset.test_images"
-            )
-    smallest = minimum_image_size(model)
-    if min(h, w) < smallest:
-        raise ValueError(
-            f"images are {h}x{w}, too small for {_model_name(model)}: it halves the image until "
-            f"the last stage, so each side needs at least {smallest} pixels; resize them or use "
-            "dataset.test_images"
-        )
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or infinite values; check how they were made")
-    return images
 
 
 @follows_thread_policy
@@ -246,37 +158,29 @@ def attribute(
             ``nt_samples_batch_size`` (SmoothGrad); ``relu_attributions`` (Grad-CAM);
             ``window``, ``stride``, ``baseline``, ``perturbations_per_eval`` (occlusion).
 
-    The model runs in eval mode and gets its mode (and device) back afterwards; only the
-    inputs' gradients are computed, so no ``.grad`` is left on the model's parameters.
+    The model runs in eval mode; every module gets its mode back afterwards, and the model its
+    device. Only the inputs' gradients are computed, so no ``.grad`` is left on the model's
+    parameters.
     """
-    method = normalize_method_name(method)
-    images = check_images(model, images, image_size)
-    resolved = _resolve_options(method, options, images.shape)
-
-    original_device = model_device(model)
-    device = original_device if device is None else torch.device(device)
-    was_training = model.training
-    if method == "guided_backprop":
-        _check_guided_backprop_relus(model)
-    layer_name, layer_module = resolve_layer(model, layer) if method == "gradcam" else (None, None)
-    try:
-        model.eval()
-        if device != original_device:
-            model.to(device)
-        images = images.detach().to(device, torch.float32)
+    entry = ATTRIBUTION_METHODS[normalize_method_name(method)]
+    check_model(model, what="attribute")
+    images = check_images(model, images, image_size=image_size, allow_single=True)
+    resolved = _resolve_options(entry.name, options, images.shape)
+    if entry.check_model is not None:  # before anything moves or runs
+        entry.check_model(model)
+    layer_name, layer_module = resolve_layer(model, layer) if entry.takes_layer else (None, None)
+    with computing_on(model, device) as compute_device, hooked(model, training=False):
+        images = images.detach().to(compute_device, torch.float32)
         with torch.no_grad():
             probabilities = F.softmax(model(images), dim=1)
         predicted = probabilities.argmax(dim=1)
         target_tensor = _resolve_target(target, predicted, probabilities.shape[1])
-        raw, maps, delta = _run_method(model, images, method, target_tensor, layer_module, resolved)
-    finally:
-        if device != original_device:
-            model.to(original_device)
-        model.train(was_training)
+        raw, maps, delta = _run_method(model, images, entry.name, target_tensor, layer_module,
+                                       resolved)
 
     index = torch.arange(len(target_tensor), device=probabilities.device)
     return Attribution(
-        method=method,
+        method=entry.name,
         maps=maps.detach().float().cpu(),
         raw=raw.detach().cpu(),
         target=target_tensor.cpu(),
@@ -284,7 +188,7 @@ def attribute(
         probability=probabilities.max(dim=1).values.cpu(),
         target_probability=probabilities[index, target_tensor].cpu(),
         convergence_delta=None if delta is None else delta.detach().cpu(),
-        signed=ATTRIBUTION_METHODS[method].is_signed(resolved),
+        signed=entry.is_signed(resolved),
         layer=layer_name,
         options=resolved,
     )
@@ -296,12 +200,17 @@ def attribute_all(
     methods: Sequence[str] = METHODS,
     target: int | Sequence[int] | torch.Tensor | None = None,
     layer: str | nn.Module | None = None,
+    device: torch.device | str | None = None,
     **kwargs: Any,
 ) -> dict[str, Attribution]:
-    """``attribute`` for several methods at once: ``{method: Attribution}``."""
-    return {
-        normalize_method_name(m): attribute(model, images, m, target, layer, **kwargs) for m in methods
-    }
+    """``attribute`` for several methods at once: ``{method: Attribution}``.
+
+    With a ``device``, the model moves there once for all the methods, and back after.
+    """
+    check_model(model, what="attribute_all")
+    with computing_on(model, device):
+        return {normalize_method_name(m): attribute(model, images, m, target, layer, **kwargs)
+                for m in methods}
 
 
 def _run_method(model, images, method, target, layer_module, options):
@@ -340,11 +249,6 @@ def _resolve_target(target, predicted: torch.Tensor, num_classes: int) -> torch.
     if result.min() < 0 or result.max() >= num_classes:
         raise ValueError(f"target classes must be in 0..{num_classes - 1}, got {result.tolist()}")
     return result
-
-
-def _model_name(model: nn.Module) -> str:
-    config = getattr(model, "config", None)
-    return getattr(config, "name", None) or type(model).__name__
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,9 +49,13 @@ def checkpoint_info(name: str, directory: Path = CHECKPOINT_DIR) -> CheckpointIn
     return _read_info(path)
 
 
-def load_checkpoint(name: str, *, device: torch.device | str | None = "cpu",
+def load_checkpoint(name: str, *, device: torch.device | str | None = None,
                     directory: Path = CHECKPOINT_DIR) -> ResNet:
-    """The trained model ``name`` in eval mode, rebuilt with ``build_model`` and its weights loaded."""
+    """The trained model ``name`` in eval mode, rebuilt with ``build_model`` and its weights loaded.
+
+    The model is put on ``device``, by default ``default_device()`` (the GPU when there is one);
+    the probes and ``train`` then compute there.
+    """
     info = checkpoint_info(name, directory)
     weights = directory / f"{name}.pt"
     if not weights.exists():

@@ -5,7 +5,9 @@ Every probe and analysis takes ``(model, images, ...)`` and starts with the same
 
     check_model(model, needs_config=True)       # a net made by build_model()
     images = check_images(model, images)        # (N, C, H, W) finite floats the model can take
-    check_labels(model, images, labels)         # one class index per image, in range
+    labels = check_labels(model, images, labels)  # one class index per image, in range
+
+``train`` checks its data with ``check_training_data``.
 
 Numbers and choices use ``check_whole_number``, ``check_finite_number``,
 ``check_positive_number`` and ``check_choice``, which reject booleans and strings that only look like numbers ("0.5", ``True``) instead of
@@ -29,7 +31,7 @@ def check_choice(what: str, value, allowed: Iterable) -> None:
     """``ValueError`` unless ``value`` is one of ``allowed`` (compared by equality and type)."""
     allowed = tuple(allowed)
     if not any(value == option and type(value) is type(option) for option in allowed):
-        allowed_text = ", ".join(repr(option) for option in allowed)
+        allowed_text = ", ".join(str(option) for option in allowed)
         raise ValueError(f"unknown {what} {value!r}; allowed: {allowed_text}")
 
 
@@ -69,19 +71,19 @@ def check_model(model, *, needs_config: bool = False, what: str = "this function
     if not isinstance(model, nn.Module):
         raise TypeError(f"{what} needs a torch.nn.Module such as build_model(20), "
                         f"not {type(model).__name__}")
-    if needs_config and not _has_model_config(model):
+    if needs_config and not has_model_config(model):
         raise TypeError(f"{what} needs a ResNet or plain net made by build_model() (it reads "
                         f"model.config); got {type(model).__name__}")
 
 
 def model_name(model: nn.Module) -> str:
     """The readable name of a net (``"ResNet-56 (A)"``), or its class name for other modules."""
-    return model.config.name if _has_model_config(model) else type(model).__name__
+    return model.config.name if has_model_config(model) else type(model).__name__
 
 
 def expected_in_channels(model: nn.Module) -> int | None:
     """The channels the model's first layer takes: ``model.config.in_channels`` or the first conv's."""
-    if _has_model_config(model):
+    if has_model_config(model):
         return int(model.config.in_channels)
     first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return None if first_conv is None else first_conv.in_channels
@@ -93,7 +95,7 @@ def minimum_image_size(model: nn.Module) -> int:
     CIFAR-family nets halve the image twice (8x8 maps in stage 3 from 32x32 inputs), the
     ImageNet family five times (a 224x224 image becomes 7x7).
     """
-    if not _has_model_config(model):
+    if not has_model_config(model):
         return 1
     config = model.config
     halvings = len(config.stage_blocks) - 1
@@ -138,9 +140,10 @@ def check_images(model: nn.Module, images, *, image_size: int | tuple[int, int] 
     if channels is not None and got_channels != channels:
         kind = {1: "grayscale", 3: "RGB"}.get(channels, "channels")
         raise ValueError(
-            f"images have {got_channels} channel(s) (shape {tuple(images.shape)}), but "
-            f"{model_name(model)} expects {channels} ({kind}); use images of the model's dataset, "
-            f"or build the model with in_channels={got_channels}")
+            f"images have {got_channels} channel(s), but {model_name(model)} expects {channels} "
+            f"({kind}), its in_channels={channels}; got shape {tuple(images.shape)}. Use images of "
+            f"the model's dataset (dataset.test_images[:4]), load_image(file, in_channels="
+            f"{channels}, ...), or a model built with in_channels={got_channels}")
     if image_size is not None:
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         if (height, width) != size:
@@ -162,7 +165,7 @@ def check_images(model: nn.Module, images, *, image_size: int | tuple[int, int] 
 
 def check_labels(model: nn.Module, images: torch.Tensor, labels) -> torch.Tensor:
     """``labels`` as an int64 tensor of one class index per image, each within the model's classes."""
-    classes = model.config.num_classes if _has_model_config(model) else None
+    classes = model.config.num_classes if has_model_config(model) else None
     if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1]:
         shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
         raise ValueError(f"labels must be a tensor of {images.shape[0]} class indices, one per "
@@ -177,7 +180,49 @@ def check_labels(model: nn.Module, images: torch.Tensor, labels) -> torch.Tensor
     return labels
 
 
-def _has_model_config(model) -> bool:
+def check_training_data(model: nn.Module, data, batch_size: int) -> None:
+    """``TypeError`` / ``ValueError`` unless ``model`` can train on ``data`` in batches of ``batch_size``.
+
+    ``data`` is a ``Dataset`` (``load_dataset()``) or any object with the same four tensors; a
+    net from ``build_model`` must take its channels and have one output per class.
+    """
+    check_model(model, what="train")
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        if not isinstance(getattr(data, name, None), torch.Tensor):
+            raise TypeError(f"data must be a Dataset (load_dataset()) with tensor {name}; got "
+                            f"{type(data).__name__}")
+    images = data.train_images
+    if images.ndim != 4:
+        raise ValueError(f"data.train_images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if len(images) != len(data.train_labels):
+        raise ValueError(f"data has {len(images)} training images but {len(data.train_labels)} labels")
+    if batch_size > len(images):
+        raise ValueError(f"batch_size {batch_size} is larger than the {len(images)} training "
+                         f"images; use batch_size <= {len(images)}")
+    if not has_model_config(model):
+        return
+    config = model.config
+    channels, classes = images.shape[1], number_of_classes(data)
+    name = getattr(data, "name", "the data")
+    if config.in_channels != channels:
+        raise ValueError(
+            f"{config.name} takes {config.in_channels}-channel images but {name} has "
+            f"{channels}-channel images; build the model with "
+            f"build_model({config.depth}, ..., in_channels={channels})")
+    if config.num_classes != classes:
+        raise ValueError(
+            f"{config.name} has {config.num_classes} outputs but {name} has {classes} classes; "
+            f"build the model with build_model({config.depth}, ..., num_classes={classes})")
+
+
+def number_of_classes(data) -> int:
+    """The classes of a dataset: its ``class_names``, else the largest training label + 1."""
+    names = getattr(data, "class_names", None)
+    return len(names) if names else int(data.train_labels.max()) + 1
+
+
+def has_model_config(model) -> bool:
+    """Whether ``model`` carries a ``ModelConfig`` (made by ``build_model`` or ``from_torchvision``)."""
     from .models import ModelConfig  # models imports nothing from here; avoid the cycle anyway
 
     return isinstance(getattr(model, "config", None), ModelConfig)

@@ -1,8 +1,9 @@
 """Finished training runs on disk, so a lesson opened again shows its curves at once.
 
-A run is keyed by a hash of everything that decides its numbers: the model's configuration
-(``History.config``, the ``build_model`` arguments) and ``History.setup`` (the data's name,
-sizes and fingerprint, the schedule, the seed and the precision). Each entry is a folder::
+A run is keyed by a hash of everything that decides its numbers, ``describe_run``: the model's
+configuration (``History.config``, the ``build_model`` arguments) and ``History.setup`` (the
+data's name, sizes and fingerprint, the schedule, the seed and the precision). ``RunCache.key``
+is the one function that turns that description into a key. Each entry is a folder::
 
     <root>/<key>/config.json    what was hashed: {"model": config, "data": ..., "schedule": ...}
     <root>/<key>/history.json   the History (curves, status, message)
@@ -10,7 +11,9 @@ sizes and fingerprint, the schedule, the seed and the precision). Each entry is 
 
 Entries are written into a hidden temporary folder and then renamed into place, so a crash
 never leaves half an entry; a damaged entry is skipped by ``list()`` with a warning.
-The default root is ``$RESNET_EXPLORER_CACHE`` or ``~/.cache/resnet_explorer/runs``.
+The default root is ``$RESNET_EXPLORER_CACHE`` or ``~/.cache/resnet_explorer/runs``;
+``RunCache.resolve(cache)`` turns the ``cache=True | None | RunCache`` argument of ``train``,
+``compare`` and the explorers into a cache (or ``None``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checks import has_model_config, number_of_classes
+from .device import resolve_device
+from .history import History
 from .models import ResNet, build_model
-from .training import History
+from .schedules import Schedule
 
 CACHE_ENV = "RESNET_EXPLORER_CACHE"
 FILES = ("config.json", "history.json", "model.pt")
@@ -39,10 +45,31 @@ def default_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "resnet_explorer" / "runs")
 
 
-def config_key(config: dict) -> str:
-    """A short stable hash of a JSON-ready configuration."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+def describe_run(model: nn.Module, data, schedule: Schedule, seed: int, precision: str) -> dict:
+    """Everything that decides a run's numbers, as JSON-ready values; the cache key hashes it.
+
+    ``{"model": build_model arguments, "data": describe_data(data), "schedule": ...,
+    "seed": ..., "precision": ...}``. ``train`` keeps ``"model"`` as ``History.config`` and the
+    rest as ``History.setup``; a cache entry stores it whole in ``config.json``. What a key
+    covers is decided here and nowhere else.
+    """
+    arguments = (model.config.as_dict() if has_model_config(model)
+                 else {"class": type(model).__name__})
+    return {"model": arguments, "data": describe_data(data), "schedule": schedule.as_dict(),
+            "seed": seed, "precision": precision}
+
+
+def describe_data(data) -> dict:
+    """Name, sizes and a fingerprint of the images and labels (so a different subset is a different key)."""
+    digest = hashlib.sha256()
+    for tensor in (data.train_images, data.train_labels, data.test_images, data.test_labels):
+        sample = tensor[:: max(1, len(tensor) // 2000)].detach().cpu().contiguous()
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(sample.numpy().tobytes())
+    return {"name": getattr(data, "name", "custom"), "train_size": len(data.train_images),
+            "test_size": len(data.test_images), "image_size": int(data.train_images.shape[-1]),
+            "in_channels": int(data.train_images.shape[1]), "num_classes": number_of_classes(data),
+            "fingerprint": digest.hexdigest()[:16]}
 
 
 @dataclass(frozen=True)
@@ -50,7 +77,7 @@ class CachedRun:
     """One stored run, as ``RunCache.list()`` shows it."""
 
     key: str
-    label: str
+    model_name: str
     config: dict  # build_model arguments
     setup: dict  # data, schedule, seed, precision
     status: str
@@ -65,6 +92,24 @@ class RunCache:
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
+
+    @staticmethod
+    def key(run: dict) -> str:
+        """The one key of a run: a short stable hash of its ``describe_run`` description."""
+        text = json.dumps(run, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @classmethod
+    def resolve(cls, cache: RunCache | bool | None) -> RunCache | None:
+        """The cache a ``cache=`` argument means: ``True`` the default one, ``None`` or ``False`` none."""
+        if cache is None or cache is False:
+            return None
+        if cache is True:
+            return cls()
+        if not isinstance(cache, RunCache):
+            raise TypeError(f"cache must be a RunCache, True (the default cache) or None (no cache), "
+                            f"not {type(cache).__name__}")
+        return cache
 
     def __repr__(self) -> str:
         return f"RunCache({str(self.root)!r})"
@@ -127,14 +172,17 @@ class RunCache:
         return sorted(runs, key=lambda run: run.created)
 
     def load_model(self, run: CachedRun | str, device: torch.device | str | None = None) -> ResNet:
-        """Rebuild a stored run's model with ``build_model(**run.config)`` and load its weights."""
+        """Rebuild a stored run's model with ``build_model(**run.config)`` and load its weights.
+
+        The model is put on ``device``, by default ``default_device()`` (the GPU when there is one).
+        """
         key = run.key if isinstance(run, CachedRun) else run
         folder = self.root / key
         if key not in self:
             raise KeyError(f"no run {key!r} in {self.root}")
         model = build_model(**History.from_dict(_read_json(folder / "history.json")).config)
         model.load_state_dict(self._load_state(folder))
-        return model.to(device) if device is not None else model
+        return model.to(resolve_device(device))
 
     def remove(self, key: str) -> None:
         """Delete one entry (nothing happens if it is not there)."""
@@ -156,7 +204,7 @@ class RunCache:
             raise FileNotFoundError(f"{folder / 'model.pt'} is missing")
         values = _read_json(folder / "history.json")
         history = History.from_dict(values)
-        return CachedRun(key=key, label=history.label, config=history.config, setup=history.setup,
+        return CachedRun(key=key, model_name=history.model_name, config=history.config, setup=history.setup,
                          status=history.status, final_train_error=history.final_train_error,
                          final_test_error=history.final_test_error,
                          created=float(values.get("created", folder.stat().st_mtime)), path=folder)

@@ -15,7 +15,8 @@ import torch
 
 import resnet_explorer as rx
 from resnet_explorer.checkpoints import CheckpointInfo, save_checkpoint
-from resnet_explorer.training import Schedule, error_rate, train
+from resnet_explorer.schedules import Schedule
+from resnet_explorer.training import error_rate, train
 
 SCHEDULE = Schedule(steps=1000, warmup_steps=100, eval_every=500, eval_size=1000)
 FIRST_FIVE = (0, 1, 2, 3, 4)  # T-shirt/top, trouser, pullover, dress, coat

@@ -12,7 +12,7 @@ from resnet_explorer.attribution_methods import ATTRIBUTION_METHODS
 from resnet_explorer.data import load_dataset
 from resnet_explorer.models import build_model
 from resnet_explorer.run_cache import RunCache
-from resnet_explorer.training import History
+from resnet_explorer.history import History
 from resnet_explorer.widgets.attribution_explorer import AttributionExplorer
 
 
@@ -119,7 +119,7 @@ def test_models_come_from_the_run_cache(tmp_path, dataset):
 
     cache = RunCache(tmp_path / "runs")
     model = build_model(8, in_channels=1)
-    history = History(label=model.config.name, config=model.config.as_dict(), status="finished",
+    history = History(model_name=model.config.name, config=model.config.as_dict(), status="finished",
                       setup={"data": {"name": "fashion-mnist-mini", "image_size": 16, "in_channels": 1}},
                       eval_steps=[10], test_error=[0.25])
     cache.put("abc123", history, model)

@@ -171,10 +171,10 @@ class AttributionExplorer(Explorer):
                 f"no trained models in the run cache ({cache.root}): train one first, or pass "
                 "models={'ResNet-20': model}")
         entries = {}
-        labels = [run.label for run in runs]
+        names = [run.model_name for run in runs]
         for run in runs:
-            name = f"{run.label} · test error {run.final_test_error:.1%}"
-            if labels.count(run.label) > 1:
+            name = f"{run.model_name} · test error {run.final_test_error:.1%}"
+            if names.count(run.model_name) > 1:
                 name += f" · {run.key[:6]}"
             data = run.setup.get("data", {}) if isinstance(run.setup, Mapping) else {}
             entries[name] = {"model": None, "run": run, "image_size": data.get("image_size")}

@@ -39,7 +39,8 @@ from ..models import ModelConfig, arguments_from_name
 from ..options import cifar_depths, shortcut_buttons
 from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, distinct_labels, one_line
 from ..run_cache import RunCache
-from ..training import BRIEF_IMAGE_SIZE, SCHEDULES, History, Schedule, default_schedule
+from ..history import History
+from ..schedules import BRIEF_IMAGE_SIZE, SCHEDULES, Schedule, default_schedule
 from .explorer import Explorer, InvalidStateError
 from .look import ERROR_COLOR, TEXT_COLOR, text_html
 
@@ -411,7 +412,7 @@ class TrainingRace(Explorer):
                 self._show_progress(race)
             elif event == "new run":
                 if not race.stop_requested:
-                    self._set_status(f"Training {history.label} (net {len(race.runs)} of {len(race.names)})…")
+                    self._set_status(f"Training {history.model_name} (net {len(race.runs)} of {len(race.names)})…")
                 self._last_redraw = time.monotonic()
                 self._draw_race(self._redraw, race)
                 self._show_progress(race)
@@ -517,12 +518,12 @@ class TrainingRace(Explorer):
             self.progress_label.value = text_html(f"0 of {len(race.names)} nets")
             return
         run = race.runs[-1]
-        self.progress.style.bar_color = style.family_color(style.family_of(run.config))
+        self.progress.style.bar_color = style.kind_color(style.kind_of(run.config))
         where = ("from the cache" if run.from_cache
                  else f"step {len(run.steps):,} / {race.schedule.steps:,}")
         status = "" if run.status in ("running", "finished") else f" · {run.status}"
         self.progress_label.value = text_html(
-            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.label)}</b> · {where}{status}")
+            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.model_name)}</b> · {where}{status}")
 
     def _results(self, histories: list[History]) -> str:
         """Final training and test error of each finished run, in its family's colour."""
@@ -530,10 +531,10 @@ class TrainingRace(Explorer):
         for history in distinct_labels(histories):
             if history.status == "running":
                 continue
-            color = style.family_color(style.family_of(history.config))
+            color = style.kind_color(style.kind_of(history.config))
             note = "" if history.status == "finished" else f" ({history.status})"
             parts.append(f"<span style='white-space:nowrap'><b style='color:{color}'>"
-                         f"{html.escape(history.label)}</b>{note} {_percent(history.final_train_error)} / "
+                         f"{html.escape(history.model_name)}</b>{note} {_percent(history.final_train_error)} / "
                          f"{_percent(history.final_test_error)}</span>")
         if not parts:
             return ""
