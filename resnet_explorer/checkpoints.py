@@ -32,7 +32,8 @@ class CheckpointInfo:
     seed: int
     test_error: float
     script: str
-    seconds: float
+    seconds: float  # training time, on `notes`' threads
+    notes: str = ""  # threads, and who ran the recipe
 
 
 def list_checkpoints(directory: Path = CHECKPOINT_DIR) -> list[CheckpointInfo]:

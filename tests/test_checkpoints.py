@@ -9,7 +9,9 @@ import resnet_explorer as rx
 from resnet_explorer.checkpoints import CHECKPOINT_DIR, CheckpointInfo, save_checkpoint
 from resnet_explorer.training import error_rate
 
-SHIPPED = ("resnet20-fashion-mnist", "plain20-fashion-mnist", "resnet20-fashion-mnist-first5")
+BRIEF = ("resnet20-fashion-mnist", "plain20-fashion-mnist", "resnet20-fashion-mnist-first5")
+LONG = ("plain20-fashion-mnist-long", "resnet20-fashion-mnist-long", "resnet56-fashion-mnist-long")
+SHIPPED = BRIEF + LONG
 
 
 def test_every_lesson_checkpoint_is_shipped_with_its_recipe():
@@ -18,7 +20,16 @@ def test_every_lesson_checkpoint_is_shipped_with_its_recipe():
     for name in SHIPPED:
         info = rx.checkpoint_info(name)
         assert info.script == "scripts/make_checkpoints.py" and info.seed == 0
-        assert (CHECKPOINT_DIR / f"{name}.pt").stat().st_size < 2_000_000
+        limit = 2_000_000 * (1 + info.model["depth"] // 20)  # about 4 bytes a parameter
+        assert (CHECKPOINT_DIR / f"{name}.pt").stat().st_size < limit
+
+
+def test_the_long_checkpoints_follow_the_long_recipe():
+    for name in LONG:
+        info = rx.checkpoint_info(name)
+        assert info.data["image_size"] == 16 and info.schedule["steps"] == 16_000
+        assert info.schedule["milestones"] == [0.5, 0.75] and info.schedule["warmup_steps"] == 100
+        assert "1 torch thread" in info.notes
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -26,7 +37,7 @@ def test_checkpoint_reproduces_its_recorded_test_error(name):
     info = rx.checkpoint_info(name)
     model = rx.load_checkpoint(name)
     assert not model.training and model.config.as_dict() == info.model
-    data = rx.load_dataset()
+    data = rx.load_dataset(image_size=info.data["image_size"])
     if info.data["classes"] != list(range(10)):
         data = data.with_classes(info.data["classes"])
     measured = error_rate(model, data.test_images, data.test_labels, precision="fp32")
