@@ -43,7 +43,7 @@ def test_missing_cifar10_says_where_to_put_it_and_how_to_try_without(tmp_path, c
     assert main(["table6", "--data-root", str(tmp_path)]) == REFUSED
     error = capsys.readouterr().err
     assert "cifar-10-batches-py" in error and "--download" in error
-    assert "--data fashion-mnist-mini --steps 20" in error
+    assert "--data fashion-mnist-mini --image-size 16 --depths 20,56 --steps 20 --force" in error
 
 
 @pytest.mark.parametrize("option, message", [
