@@ -239,7 +239,7 @@ def load_dataset(name: str = "fashion-mnist-mini", root: str | Path | None = Non
         mean=tuple(mean.flatten().tolist()),
         std=tuple(std.flatten().tolist()),
         source=raw.source,
-        recipe=(("load_dataset", dict(name=name, root=None if root == DATA_DIR else str(root),
+        recipe=(("load_dataset", dict(name=name, root=None if root == DATA_DIR else str(root.resolve()),
                                       train_size=train_size, test_size=test_size,
                                       image_size=image_size, download=download, seed=seed)),),
     )
