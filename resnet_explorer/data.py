@@ -77,6 +77,10 @@ class Dataset:
     mean: tuple[float, ...]  # per channel, in [0, 1] pixel units
     std: tuple[float, ...]
     source: str  # where the data came from, and its licence
+    # How to make this dataset again: ("load_dataset", its arguments), then each subset,
+    # with_classes or validation_split; () for a Dataset made by hand. A cluster worker replays
+    # it (``from_recipe``) instead of receiving the tensors.
+    recipe: tuple[tuple[str, dict], ...] = ()
 
     @property
     def in_channels(self) -> int:
@@ -111,6 +115,7 @@ class Dataset:
             train_images=self.train_images[train], train_labels=self.train_labels[train],
             test_images=self.test_images[test], test_labels=self.test_labels[test],
             source=f"{self.source}; subset of {len(train)} train / {len(test)} test, seed {seed}",
+            recipe=self._then("subset", train_size=train_size, test_size=test_size, seed=seed),
         )
 
     def with_classes(self, classes: list[int] | tuple[int, ...]) -> Dataset:
@@ -137,7 +142,46 @@ class Dataset:
             self, train_images=train_images, train_labels=train_labels, test_images=test_images,
             test_labels=test_labels, class_names=names,
             source=f"{self.source}; classes {', '.join(names)}",
+            recipe=self._then("with_classes", classes=classes),
         )
+
+    def validation_split(self, size: int = 5000, seed: int = 0) -> Dataset:
+        """Hold out ``size`` training images (class-balanced) as the test split; train on the rest.
+
+        The paper chose its CIFAR-10 schedule "on a 45k/5k train/val split" (Section 4.2):
+        ``load_dataset("cifar10").validation_split(5000)``. The test images are not used. The
+        mean and std stay those of the whole training split, as in ``subset``.
+        """
+        held_out = _class_balanced_indices(self.train_labels, size, seed, 2, "size")
+        if len(held_out) == len(self.train_labels):
+            raise ValueError(f"size {size} would leave no training images; this training split "
+                             f"has {len(held_out)}, so size must be below that")
+        kept = torch.ones(len(self.train_labels), dtype=torch.bool)
+        kept[held_out] = False
+        return replace(
+            self,
+            train_images=self.train_images[kept], train_labels=self.train_labels[kept],
+            test_images=self.train_images[held_out], test_labels=self.train_labels[held_out],
+            source=f"{self.source}; {int(kept.sum())} train / {len(held_out)} validation images "
+                   f"held out of the training split, seed {seed}",
+            recipe=self._then("validation_split", size=size, seed=seed),
+        )
+
+    @classmethod
+    def from_recipe(cls, recipe: tuple[tuple[str, dict], ...]) -> Dataset:
+        """Make a dataset again from its ``recipe`` (``load_dataset`` and the steps after it)."""
+        if not recipe or recipe[0][0] != "load_dataset":
+            raise ValueError("this dataset has no recipe: it was not made by load_dataset (and "
+                             "subset, with_classes or validation_split), so it cannot be made "
+                             "again from its name; pass its tensors instead")
+        (_, arguments), *steps = recipe
+        data = load_dataset(**arguments)
+        for operation, step_arguments in steps:
+            data = getattr(data, operation)(**step_arguments)
+        return data
+
+    def _then(self, operation: str, **arguments) -> tuple[tuple[str, dict], ...]:
+        return (*self.recipe, (operation, arguments)) if self.recipe else ()
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train {tuple(self.train_images.shape)}, "
@@ -195,6 +239,9 @@ def load_dataset(name: str = "fashion-mnist-mini", root: str | Path | None = Non
         mean=tuple(mean.flatten().tolist()),
         std=tuple(std.flatten().tolist()),
         source=raw.source,
+        recipe=(("load_dataset", dict(name=name, root=None if root == DATA_DIR else str(root.resolve()),
+                                      train_size=train_size, test_size=test_size,
+                                      image_size=image_size, download=download, seed=seed)),),
     )
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from threading import Event
 
 import torch
@@ -36,7 +38,7 @@ from .run_cache import RunCache, describe_run
 from .schedules import Schedule, resolve_schedule
 from .speed import SpeedSettings, choose_settings, thread_limit
 
-__all__ = ["compare", "error_rate", "model_arguments", "train"]
+__all__ = ["compare", "error_rate", "model_arguments", "seeded_model", "train"]
 
 # The evaluation subsets do not depend on the run's seed, so every run is measured on the same images.
 _EVAL_SUBSET_SEED = 1234
@@ -126,8 +128,8 @@ def train(
     return history
 
 
-def compare(configs: Sequence[dict | ModelConfig], data, *, seed: int = 0, **train_kwargs
-            ) -> list[History]:
+def compare(configs: Sequence[dict | ModelConfig], data, *, seed: int = 0,
+            executor: Executor | None = None, **train_kwargs) -> list[History]:
     """Train one model per configuration with the same data, schedule and seed (Fig. 6's race).
 
     ``configs`` are ``build_model`` arguments (``{"depth": 56, "shortcut": "none"}``) or
@@ -136,18 +138,40 @@ def compare(configs: Sequence[dict | ModelConfig], data, *, seed: int = 0, **tra
     same weights in every race, on ``train_kwargs["device"]`` if given, else ``default_device()``.
     ``train_kwargs`` go to ``train`` (schedule, callback, stop_event, cache, progress, ...).
     A stopped run ends the race: the histories so far are returned.
+
+    ``executor``: any ``concurrent.futures.Executor`` (``cluster.local_executor(n)``, a
+    ``ProcessPoolExecutor``, or a Dask cluster's ``distributed.Client(...).get_executor()``)
+    trains the runs there, side by side; see ``cluster.compare_on_executor`` for how callbacks,
+    the stop event, the cache (on by default there) and failed workers are handled.
     """
+    if executor is not None:
+        from .cluster import compare_on_executor  # noqa: PLC0415 - only scripts and clusters need it
+
+        return compare_on_executor(executor, configs, data, seed=seed, **train_kwargs)
     device = train_kwargs.get("device") or default_device()
     histories = []
     for config in configs:
-        arguments = model_arguments(config, data)
-        torch.manual_seed(seed)
-        model = build_model(**arguments).to(device)
+        model = seeded_model(model_arguments(config, data), seed, device)
         history = train(model, data, seed=seed, **train_kwargs)
         histories.append(history)
         if history.status == "stopped":
             break
     return histories
+
+
+def seeded_model(arguments: dict, seed: int, device: torch.device | str) -> nn.Module:
+    """``build_model(**arguments)`` right after ``torch.manual_seed(seed)``, moved to ``device``.
+
+    The one way a race makes its nets, in this process or on a cluster's worker, so that a
+    configuration starts from the same weights everywhere. (The lock keeps two threads of one
+    process from interleaving the seed and the initialization.)
+    """
+    with _SEEDING:
+        torch.manual_seed(seed)
+        return build_model(**arguments).to(device)
+
+
+_SEEDING = threading.Lock()
 
 
 def model_arguments(config: dict | ModelConfig, data) -> dict:
@@ -250,7 +274,8 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
 
     generator = torch.Generator().manual_seed(seed)
     batches = _batch_indices(len(train_images), plan.batch_size, generator)
-    optimizer = torch.optim.SGD(model.parameters(), lr=plan.lr_at(0), momentum=plan.momentum,
+    rates = plan.learning_rates(model)  # the warm-up may end on the training error (ResNet-110)
+    optimizer = torch.optim.SGD(model.parameters(), lr=rates.at(0), momentum=plan.momentum,
                                 weight_decay=plan.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.grad_scaler else None
     bar = tqdm(total=plan.steps, desc=history.model_name, disable=not progress, leave=True)
@@ -262,7 +287,7 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
             if stop_event is not None and stop_event.is_set():
                 history.status, history.message = "stopped", f"stopped before step {step}"
                 break
-            lr = plan.lr_at(step - 1)
+            lr = rates.at(step - 1)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             index = next(batches).to(device)
@@ -290,6 +315,7 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
                 loss.backward()
                 optimizer.step()
 
+            rates.observe(step - 1, error_value)
             history.steps.append(step)
             history.train_loss.append(loss_value)
             history.train_error.append(error_value)

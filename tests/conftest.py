@@ -6,8 +6,12 @@ The fixtures give what many test modules need, made the same way everywhere:
   random images (seeded), small enough that a training run takes a fraction of a second;
 - ``tiny_model(shortcut="A", seed=0, **build_model_options)``: ResNet-8 (or plain-8) with 4
   filters, 1 input channel and 4 classes, built right after ``torch.manual_seed(seed)``;
-- ``run_cache``: a ``RunCache`` in the test's own temporary folder.
+- ``run_cache``: a ``RunCache`` in the test's own temporary folder;
+- ``dask_client``: a ``distributed.Client`` of a Dask ``LocalCluster`` with 2 single-thread
+  worker processes, started once for the session, on first use.
 """
+
+import logging
 
 import pytest
 import torch
@@ -66,3 +70,21 @@ def tiny_model():
 def run_cache(tmp_path) -> RunCache:
     """An empty run cache in the test's temporary folder."""
     return RunCache(tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A Dask ``LocalCluster`` of 2 worker processes with one thread each, and its client.
+
+    Started on first use and kept for the session: each worker process imports torch once
+    (seconds), which the cluster tests and the reproduce command's tests then share.
+    """
+    import distributed  # the dev extra installs it (dask[distributed], as the cluster extra)
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    client.run(__import__, "resnet_explorer.cluster")
+    yield client
+    client.close()
+    cluster.close()

@@ -447,3 +447,33 @@ def test_with_classes_keeps_only_those_classes_relabelled():
         data.with_classes([3, 3])
     with pytest.raises(ValueError, match="distinct class indices"):
         data.with_classes([10])
+
+
+def test_a_loaded_dataset_is_made_again_from_its_recipe(mini):
+    steps = mini.subset(train_size=300, test_size=50, seed=2).with_classes([3, 1]).validation_split(20)
+    again = Dataset.from_recipe(steps.recipe)
+    assert [operation for operation, _ in again.recipe] == ["load_dataset", "subset", "with_classes",
+                                                            "validation_split"]
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        assert torch.equal(getattr(again, name), getattr(steps, name)), name
+    assert again.class_names == steps.class_names and again.mean == steps.mean
+
+
+def test_a_dataset_made_by_hand_has_no_recipe_and_says_so(tiny_data):
+    by_hand = tiny_data()
+    assert by_hand.recipe == () and by_hand.subset(train_size=8).recipe == ()
+    with pytest.raises(ValueError, match="this dataset has no recipe"):
+        Dataset.from_recipe(by_hand.recipe)
+
+
+def test_the_validation_split_holds_out_a_class_balanced_part_of_the_training_images(mini):
+    split = mini.validation_split(1000, seed=1)
+    assert len(split.train_images) == 9000 and len(split.test_images) == 1000
+    assert class_counts(split.test_labels) == [100] * 10
+    # Held out from the training images: none of them is trained on, none is a test image.
+    trained = {tuple(image.flatten().tolist()) for image in split.train_images[:, :, ::4, ::4]}
+    held_out = {tuple(image.flatten().tolist()) for image in split.test_images[:, :, ::4, ::4]}
+    assert not trained & held_out
+    assert split.mean == mini.mean
+    with pytest.raises(ValueError, match="size 10000 would leave no training images"):
+        mini.validation_split(10_000)
