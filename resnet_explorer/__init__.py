@@ -7,6 +7,7 @@ The public API, in the order a lesson meets it::
     rx.count_params(model), rx.count_flops(model, (3, 32, 32))
     data = rx.load_dataset(image_size=16)         # Fashion-MNIST, shipped, offline
     history = rx.train(model, data)               # brief CPU schedule; History of the run
+    deeper = rx.deepen(model, 110)                # the same function with identity blocks added
     rx.layer_responses(model, data.test_images[:256])        # Fig. 7
     rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
     rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
@@ -22,6 +23,7 @@ import importlib
 from .attribution import Attribution, attribute, load_image
 from .checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
 from .counting import count_flops, count_params, describe
+from .deepen import deepen
 from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
 from .environment_check import check_environment, fast_mode
@@ -58,6 +60,7 @@ __all__ = [
     "compare",
     "count_flops",
     "count_params",
+    "deepen",
     "default_device",
     "describe",
     "fast_mode",

@@ -35,6 +35,10 @@ from .training import compare
 
 #: The nets of Figs. 1 and 6 (Fashion-MNIST stands in for CIFAR-10).
 DEFAULT_CONFIGURATIONS = ("plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)")
+#: The default race's seed and schedule (on ``load_dataset(image_size=BRIEF_IMAGE_SIZE)``): the
+#: race whose runs ship in ``data/race/`` (``shipped_race.py``).
+RACE_SEED = 0
+RACE_SCHEDULE = "brief"
 
 Listener = Callable[[str, "RaceProgress", "History | None"], None]
 
@@ -99,7 +103,7 @@ class RaceRunner:
         on_event: the listener (see the module docstring), e.g. a view that draws the race.
     """
 
-    def __init__(self, data, *, seed: int = 0, cache: RunCache | bool | None = True,
+    def __init__(self, data, *, seed: int = RACE_SEED, cache: RunCache | bool | None = True,
                  on_event: Listener | None = None):
         if not hasattr(data, "train_images"):
             raise TypeError(f"data must be a Dataset (load_dataset(...)), not {type(data).__name__}")

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_crop_flip
-from .checks import (check_images, check_labels, check_model, check_training_data,
+from .checks import (check_choice, check_images, check_labels, check_model, check_training_data,
                      check_whole_number, has_model_config, model_name, number_of_classes)
 from .device import computing_on, default_device
 from .history import History
@@ -42,6 +42,9 @@ __all__ = ["compare", "error_rate", "model_arguments", "seeded_model", "train"]
 
 # The evaluation subsets do not depend on the run's seed, so every run is measured on the same images.
 _EVAL_SUBSET_SEED = 1234
+
+#: ``record_gradients=True`` records the gradient norms at step 1 and then every this many steps.
+GRADIENT_EVERY = 10
 
 
 def train(
@@ -67,6 +70,8 @@ def train(
     callback_every: int = 10,
     stop_event: Event | None = None,
     cache=None,
+    rerun: bool = False,
+    record_gradients: bool | int = False,
 ) -> History:
     """Train ``model`` on ``data`` (a ``Dataset``) with SGD; return its ``History``.
 
@@ -94,6 +99,13 @@ def train(
             loaded into ``model``. Finished and diverged runs are stored, stopped ones are not
             (they depend on when the stop came). The key assumes ``model`` is freshly built: a
             model that ``train`` has already trained in this session skips the cache.
+        rerun: with a cache, train even when it holds this run, and store the new run in its
+            place (the training race's Train button: watch it happen again).
+        record_gradients: ``True`` (every ``GRADIENT_EVERY`` steps) or a number of steps N:
+            at step 1 and every N steps, the L2 norm of each weighted layer's weight gradient
+            goes into ``history.grad_steps`` and ``history.grad_norms`` (He et al. 2015, Section
+            4.1). A cached run that did not record them is trained again.
+            ``benchmarks/bench_gradient_recording.py`` measures what it costs.
 
     The model ends in the train/eval mode each of its modules had, in its usual memory layout.
     """
@@ -103,6 +115,8 @@ def train(
                             warmup_steps=warmup_steps, eval_every=eval_every,
                             eval_size=eval_size, augment=augment)
     check_whole_number("callback_every", callback_every, minimum=1)
+    check_choice("rerun", rerun, (True, False))
+    gradient_every = _gradient_every(record_gradients)
     check_training_data(model, data, plan.batch_size)
     run_cache = _usable_cache(cache, model)
     with computing_on(model, device) as target:
@@ -112,7 +126,9 @@ def train(
         history = History(model_name=model_name(model), config=run["model"], model=model,
                           setup={name: value for name, value in run.items() if name != "model"},
                           runtime=settings.as_dict())
-        cached = run_cache.get(key, model=model) if run_cache is not None else None
+        cached = run_cache.get(key, model=model) if run_cache is not None and not rerun else None
+        if cached is not None and gradient_every is not None and not cached.recorded_gradients:
+            cached = None  # asked for gradient norms this cached run did not record
         if cached is not None:
             cached.model = model
             _TRAINED.add(model)
@@ -121,7 +137,7 @@ def train(
             return cached
         with thread_limit(settings.num_threads), hooked(model, training=True):
             _run(model, data, plan, seed, settings, history, progress, callback, callback_every,
-                 stop_event)
+                 stop_event, gradient_every)
     _TRAINED.add(model)
     if run_cache is not None and history.status in ("finished", "diverged"):
         run_cache.put(key, history, model)
@@ -207,6 +223,41 @@ def error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
 
 # ---- the loop --------------------------------------------------------------------------------
 
+def _gradient_every(record_gradients: bool | int) -> int | None:
+    """Steps between two recordings of the gradient norms, or None when nothing is recorded."""
+    if record_gradients is True:
+        return GRADIENT_EVERY
+    if record_gradients is False or record_gradients is None:
+        return None
+    if isinstance(record_gradients, int) and record_gradients >= 1:
+        return record_gradients
+    raise ValueError(f"record_gradients must be True, False or a number of steps >= 1, "
+                     f"got {record_gradients!r}")
+
+
+def weighted_layers(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Layer name -> weight of every trainable conv and fully connected layer, in forward order
+    (``"stem.conv"``, ``"stage1.block1.conv1"``, ..., ``"fc"``): what ``record_gradients`` records."""
+    return {name: module.weight for name, module in model.named_modules()
+            if isinstance(module, (nn.Conv2d, nn.Linear)) and module.weight.requires_grad}
+
+
+def _record_gradient_norms(history: History, step: int, weights: dict[str, torch.Tensor],
+                           scale: float = 1.0) -> None:
+    """Append each weighted layer's gradient norm at ``step`` (NaN for a weight without gradient).
+
+    In float64, as ``probes.gradient_flow`` does: a deep plain net's gradients can be so small
+    that their squares underflow float32. One ``tolist()``, so one wait for the device per record.
+    """
+    norms = [torch.linalg.vector_norm(weight.grad.detach(), dtype=torch.float64)
+             if weight.grad is not None else torch.tensor(math.nan, dtype=torch.float64)
+             for weight in weights.values()]
+    values = (torch.stack([norm.cpu() for norm in norms]) / scale).tolist()
+    history.grad_steps.append(step)
+    for name, value in zip(weights, values):
+        history.grad_norms.setdefault(name, []).append(value)
+
+
 # Models that train() has changed in this session; their weights no longer match a cache key.
 _TRAINED: weakref.WeakSet = weakref.WeakSet()
 
@@ -257,7 +308,8 @@ def _error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, history: History,
-         progress: bool, callback, callback_every: int, stop_event: Event | None) -> None:
+         progress: bool, callback, callback_every: int, stop_event: Event | None,
+         gradient_every: int | None = None) -> None:
     """The training loop; fills ``history`` in place and always leaves it with a final status."""
     from tqdm.auto import tqdm
 
@@ -278,6 +330,7 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
     optimizer = torch.optim.SGD(model.parameters(), lr=rates.at(0), momentum=plan.momentum,
                                 weight_decay=plan.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.grad_scaler else None
+    weights = weighted_layers(model) if gradient_every is not None else {}
     bar = tqdm(total=plan.steps, desc=history.model_name, disable=not progress, leave=True)
     start = time.perf_counter()
     step = 0
@@ -307,12 +360,17 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
                                    "the history keeps the steps before it")
                 break
             optimizer.zero_grad(set_to_none=True)
+            record = gradient_every is not None and (step == 1 or step % gradient_every == 0)
             if scaler is not None:
                 scaler.scale(loss).backward()
+                if record:
+                    _record_gradient_norms(history, step, weights, scale=float(scaler.get_scale()))
                 scaler.step(optimizer)
                 scaler.update()
             else:
                 loss.backward()
+                if record:
+                    _record_gradient_norms(history, step, weights)
                 optimizer.step()
 
             rates.observe(step - 1, error_value)
