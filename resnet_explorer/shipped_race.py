@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from .data import DATA_DIR
 from .history import History
+from .run_cache import RunCache, describe_run
+from .schedules import Schedule
 
 SHIPPED_RACE_DIR = DATA_DIR / "race"
 
@@ -40,9 +43,9 @@ def file_stem(model_name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", model_name.lower()).strip("-")
 
 
-def save_shipped_run(history: History, directory: Path = SHIPPED_RACE_DIR) -> Path:
+def save_shipped_run(history: History, directory: Path | None = None) -> Path:
     """Write ``NAME.json`` (the history) and, for ``WEIGHTS_SHIPPED`` nets, ``NAME.pt`` (a state_dict)."""
-    directory = Path(directory)
+    directory = _directory(directory)
     directory.mkdir(parents=True, exist_ok=True)
     stem = file_stem(history.model_name)
     weights = None
@@ -57,3 +60,66 @@ def save_shipped_run(history: History, directory: Path = SHIPPED_RACE_DIR) -> Pa
     path = directory / f"{stem}.json"
     path.write_text(json.dumps(values, indent=None, separators=(",", ":")) + "\n")
     return path
+
+
+def _directory(directory: Path | None) -> Path:
+    return Path(SHIPPED_RACE_DIR if directory is None else directory)
+
+
+def shipped_runs(directory: Path | None = None) -> list[History]:
+    """The shipped runs (their ``History``s, without models), in the race's order."""
+    from .race import DEFAULT_CONFIGURATIONS  # race imports this module
+
+    runs = [History.from_dict(json.loads(path.read_text())) for path in sorted(_directory(directory).glob("*.json"))]
+    order = {name: index for index, name in enumerate(DEFAULT_CONFIGURATIONS)}
+    return sorted(runs, key=lambda run: order.get(run.model_name, len(order)))
+
+
+def shipped_weights(history: History, directory: Path | None = None) -> dict | None:
+    """The state_dict shipped with a run (``WEIGHTS_SHIPPED`` nets), or None."""
+    path = _directory(directory) / f"{file_stem(history.model_name)}.pt"
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def matches(history: History, run: dict) -> bool:
+    """Whether a shipped run is the run ``run`` (a ``describe_run`` description) describes.
+
+    Every field the shipped run recorded must agree, precision aside (it is part of the key,
+    not of what was trained); a field that ``describe_run`` has added since (what it hashes
+    may grow) cannot be compared and is taken from ``run``.
+    """
+    if history.config != run["model"]:
+        return False
+    return all(run[name] == value for name, value in history.setup.items()
+               if name in run and name != "precision")
+
+
+def seed_run_cache(cache: RunCache, data, directory: Path | None = None) -> list[str]:
+    """Put the shipped runs that have weights into ``cache``; return the keys it now holds for them.
+
+    Each key is computed now, from the run's configuration, ``data`` and the shipped precision,
+    by ``describe_run`` (so it is the key ``train`` computes for that run on a machine that trains
+    in that precision). Runs that ``data`` does not match (another dataset or image size) are
+    left out. An entry already in the cache is not written again.
+    """
+    from .training import model_arguments, seeded_model
+
+    keys = []
+    for history in shipped_runs(directory):
+        weights = shipped_weights(history, directory)
+        if weights is None:
+            continue
+        setup = history.setup
+        model = seeded_model(model_arguments(history.config, data), setup["seed"], "cpu")
+        run = describe_run(model, data, Schedule(**setup["schedule"]), setup["seed"], setup["precision"])
+        if not matches(history, run):
+            continue
+        key = RunCache.key(run)
+        if key not in cache:
+            model.load_state_dict(weights)
+            seeded = replace(history, setup={name: value for name, value in run.items() if name != "model"})
+            cache.put(key, seeded, model)
+        keys.append(key)
+    return keys

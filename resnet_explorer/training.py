@@ -30,7 +30,7 @@ from torch import nn
 from .augment import random_crop_flip
 from .checks import (check_choice, check_images, check_labels, check_model, check_training_data,
                      check_whole_number, has_model_config, model_name, number_of_classes)
-from .device import computing_on, default_device
+from .device import computing_on, default_device, model_device
 from .history import History
 from .hooks import hooked
 from .models import ModelConfig, build_model
@@ -38,7 +38,7 @@ from .run_cache import RunCache, describe_run
 from .schedules import Schedule, resolve_schedule
 from .speed import SpeedSettings, choose_settings, thread_limit
 
-__all__ = ["compare", "error_rate", "model_arguments", "seeded_model", "train"]
+__all__ = ["compare", "error_rate", "model_arguments", "run_description", "seeded_model", "train"]
 
 # The evaluation subsets do not depend on the run's seed, so every run is measured on the same images.
 _EVAL_SUBSET_SEED = 1234
@@ -188,6 +188,16 @@ def seeded_model(arguments: dict, seed: int, device: torch.device | str) -> nn.M
 
 
 _SEEDING = threading.Lock()
+
+
+def run_description(model: nn.Module, data, *, schedule: str | Schedule | None = None, seed: int = 0,
+                    precision: str = "auto", device: torch.device | str | None = None) -> dict:
+    """What ``train(model, data, schedule=..., seed=..., precision=...)`` would hash into its cache
+    key on this machine (``describe_run``, with ``precision="auto"`` resolved here: bf16 or fp32),
+    without training. ``RunCache.key(run_description(...))`` is that key."""
+    plan = resolve_schedule(schedule)
+    target = model_device(model) if device is None else torch.device(device)
+    return describe_run(model, data, plan, seed, choose_settings(target, precision).precision)
 
 
 def model_arguments(config: dict | ModelConfig, data) -> dict:

@@ -199,3 +199,60 @@ def test_a_stopped_race_does_not_start_the_remaining_runs(tiny_data):
     histories = compare(configs, tiny_data(), callback=stop_soon, callback_every=1,
                         stop_event=stop, **TINY)
     assert [h.status for h in histories] == ["stopped"]
+
+
+# ---- gradient norms during training (He et al. 2015, Section 4.1) -------------------------------
+
+def test_gradient_norms_are_recorded_at_step_1_and_every_n_steps_for_every_weighted_layer(
+        tiny_model, tiny_data):
+    from resnet_explorer.probes import Recorder
+    from resnet_explorer.training import weighted_layers
+
+    model = tiny_model()
+    names = list(weighted_layers(model))
+    assert names[0] == "stem.conv" and names[-1] == "fc" and "stage2.block1.conv1" in names
+    with Recorder(model, every=1) as recorder:  # an independent measurement of the same gradients
+        history = train(model, tiny_data(), record_gradients=4, **TINY)
+    assert history.grad_steps == [1, 4, 8, 12] and list(history.grad_norms) == names
+    assert all(len(norms) == 4 for norms in history.grad_norms.values())
+    recorded = recorder.parameter_stats  # steps counted from 0 there
+    for name in names:
+        expected = recorded[f"{name}.weight"]["grad_norm"][[0, 3, 7, 11]]
+        assert history.grad_norms[name] == pytest.approx(expected.tolist(), rel=1e-6)
+    assert train(tiny_model(), tiny_data(), **TINY).grad_steps == []  # off by default
+
+
+def test_record_gradients_true_means_every_ten_steps(tiny_model, tiny_data):
+    history = train(tiny_model(), tiny_data(), record_gradients=True, **{**TINY, "steps": 25})
+    assert history.grad_steps == [1, 10, 20] and history.recorded_gradients
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "yes"])
+def test_record_gradients_must_be_a_flag_or_a_number_of_steps(value, tiny_model, tiny_data):
+    with pytest.raises(ValueError, match="record_gradients must be True, False or a number"):
+        train(tiny_model(), tiny_data(), record_gradients=value, **TINY)
+
+
+def test_a_cached_run_without_gradient_norms_is_trained_again_when_they_are_asked_for(
+        run_cache, tiny_model, tiny_data):
+    data = tiny_data()
+    plain = train(tiny_model(), data, cache=run_cache, **TINY)
+    assert not plain.recorded_gradients
+    recorded = train(tiny_model(), data, cache=run_cache, record_gradients=2, **TINY)
+    assert not recorded.from_cache and recorded.grad_steps[:3] == [1, 2, 4]
+    again = train(tiny_model(), data, cache=run_cache, record_gradients=2, **TINY)
+    assert again.from_cache and again.grad_norms == recorded.grad_norms
+    assert train(tiny_model(), data, cache=run_cache, **TINY).from_cache  # the new run serves all
+    assert len(run_cache.list()) == 1
+
+
+def test_rerun_trains_again_and_replaces_the_cached_run(run_cache, tiny_model, tiny_data):
+    data = tiny_data()
+    first = train(tiny_model(), data, cache=run_cache, **TINY)
+    (before,) = run_cache.list()
+    rerun = train(tiny_model(), data, cache=run_cache, rerun=True, **TINY)
+    assert not rerun.from_cache and rerun.train_loss == first.train_loss  # fp32: the same numbers
+    (after,) = run_cache.list()
+    assert after.created > before.created
+    with pytest.raises(ValueError, match="unknown rerun"):
+        train(tiny_model(), data, cache=run_cache, rerun="yes", **TINY)

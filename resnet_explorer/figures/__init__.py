@@ -10,7 +10,7 @@ from .attribution import attribution_grid, attribution_overlay, sanity_check_fig
 from .costs import ModelCost, cost_comparison
 from .curves import training_curves
 from .export import ExportError, save_html, save_image
-from .gradients import gradient_flow_figure
+from .gradients import gradient_flow_figure, gradient_norms_over_training
 from .images import image_grid
 from .live import LiveFigureWidget, update_in_place
 from .responses import layer_responses_figure
@@ -26,6 +26,7 @@ __all__ = [
     "attribution_overlay",
     "cost_comparison",
     "gradient_flow_figure",
+    "gradient_norms_over_training",
     "image_grid",
     "layer_responses_figure",
     "save_html",
