@@ -8,6 +8,7 @@ The public API, in the order a lesson meets it::
     data = rx.load_dataset(image_size=16)         # Fashion-MNIST, shipped, offline
     history = rx.train(model, data)               # brief CPU schedule; History of the run
     deeper = rx.deepen(model, 110)                # the same function with identity blocks added
+    rx.race_results()                             # lesson 02's race at once: cached or shipped runs
     rx.layer_responses(model, data.test_images[:256])        # Fig. 7
     rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
     rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
@@ -29,6 +30,7 @@ from .device import default_device
 from .environment_check import check_environment, fast_mode
 from .history import History
 from .models import ModelConfig, ResNet, build_model
+from .race import race_results
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
@@ -71,6 +73,7 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "load_image",
+    "race_results",
     "thread_policy",
     "train",
 ]

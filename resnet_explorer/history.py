@@ -34,11 +34,11 @@ class History:
     this session (not saved with the history).
 
     With ``train(..., record_gradients=...)``: at ``grad_steps`` (step 1, then every N steps),
-    ``grad_norms[layer]`` is the L2 norm of the loss's gradient with respect to the weight of
-    each weighted layer (``"stem.conv"``, ``"stage1.block1.conv1"``, ..., ``"fc"``), taken after
-    the backward pass and before the update (He et al. 2015, Section 4.1: "the backward
-    propagated gradients exhibit healthy norms with BN"). Empty when nothing was recorded
-    (histories saved before these fields existed load with them empty).
+    ``grad_norms[layer]`` is the L2 norm of the gradient of the loss with respect to each
+    weighted layer's output: each 3x3 layer's response (``"stem"``, ``"stage1.block1.conv1"``,
+    ...) and the fully connected layer's (``"fc"``); the backward propagated gradients of He et
+    al. 2015, Section 4.1 (``gradient_norms.py``). Empty when nothing was recorded (histories
+    saved before these fields existed load with them empty).
     """
 
     model_name: str

@@ -344,7 +344,7 @@ def race_results(configurations: Sequence[str | Mapping | ModelConfig] = DEFAULT
     Example::
 
         plain20, plain56 = rx.race_results(["plain-20", "plain-56"])
-        plain20.final_train_error, plain20.grad_norms["stem.conv"], plain20.model
+        plain20.final_train_error, plain20.grad_norms["stem"], plain20.model
     """
     if data is None:
         from .data import load_dataset

@@ -75,12 +75,20 @@ def shipped_runs(directory: Path | None = None) -> list[History]:
     return sorted(runs, key=lambda run: order.get(run.model_name, len(order)))
 
 
+def _weights_path(history: History, directory: Path | None) -> Path:
+    return _directory(directory) / f"{file_stem(history.model_name)}.pt"
+
+
+def has_weights(history: History, directory: Path | None = None) -> bool:
+    """Whether a shipped run's trained weights ship too (``WEIGHTS_SHIPPED`` nets)."""
+    return _weights_path(history, directory).is_file()
+
+
 def shipped_weights(history: History, directory: Path | None = None) -> dict | None:
     """The state_dict shipped with a run (``WEIGHTS_SHIPPED`` nets), or None."""
-    path = _directory(directory) / f"{file_stem(history.model_name)}.pt"
-    if not path.is_file():
+    if not has_weights(history, directory):
         return None
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(_weights_path(history, directory), map_location="cpu", weights_only=True)
 
 
 def matches(history: History, run: dict) -> bool:
@@ -108,17 +116,17 @@ def seed_run_cache(cache: RunCache, data, directory: Path | None = None) -> list
 
     keys = []
     for history in shipped_runs(directory):
-        weights = shipped_weights(history, directory)
-        if weights is None:
+        if not has_weights(history, directory):
             continue
         setup = history.setup
-        model = seeded_model(model_arguments(history.config, data), setup["seed"], "cpu")
+        with torch.random.fork_rng(devices=[]):
+            model = seeded_model(model_arguments(history.config, data), setup["seed"], "cpu")
         run = describe_run(model, data, Schedule(**setup["schedule"]), setup["seed"], setup["precision"])
         if not matches(history, run):
             continue
         key = RunCache.key(run)
         if key not in cache:
-            model.load_state_dict(weights)
+            model.load_state_dict(shipped_weights(history, directory))
             seeded = replace(history, setup={name: value for name, value in run.items() if name != "model"})
             cache.put(key, seeded, model)
         keys.append(key)

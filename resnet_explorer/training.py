@@ -31,6 +31,7 @@ from .augment import random_crop_flip
 from .checks import (check_choice, check_images, check_labels, check_model, check_training_data,
                      check_whole_number, has_model_config, model_name, number_of_classes)
 from .device import computing_on, default_device, model_device
+from .gradient_norms import GradientNormRecorder
 from .history import History
 from .hooks import hooked
 from .models import ModelConfig, build_model
@@ -102,9 +103,10 @@ def train(
         rerun: with a cache, train even when it holds this run, and store the new run in its
             place (the training race's Train button: watch it happen again).
         record_gradients: ``True`` (every ``GRADIENT_EVERY`` steps) or a number of steps N:
-            at step 1 and every N steps, the L2 norm of each weighted layer's weight gradient
-            goes into ``history.grad_steps`` and ``history.grad_norms`` (He et al. 2015, Section
-            4.1). A cached run that did not record them is trained again.
+            at step 1 and every N steps, the L2 norm of the gradient that reaches each weighted
+            layer's output goes into ``history.grad_steps`` and ``history.grad_norms`` (He et
+            al. 2015, Section 4.1; see ``gradient_norms.py``). A cached run that did not record
+            them is trained again.
             ``benchmarks/bench_gradient_recording.py`` measures what it costs.
 
     The model ends in the train/eval mode each of its modules had, in its usual memory layout.
@@ -135,9 +137,11 @@ def train(
             if callback is not None:
                 callback(cached)
             return cached
-        with thread_limit(settings.num_threads), hooked(model, training=True):
+        recorder = GradientNormRecorder(model, gradient_every) if gradient_every is not None else None
+        with thread_limit(settings.num_threads), hooked(model, recorder.hooks() if recorder else None,
+                                                        training=True):
             _run(model, data, plan, seed, settings, history, progress, callback, callback_every,
-                 stop_event, gradient_every)
+                 stop_event, recorder)
     _TRAINED.add(model)
     if run_cache is not None and history.status in ("finished", "diverged"):
         run_cache.put(key, history, model)
@@ -245,29 +249,6 @@ def _gradient_every(record_gradients: bool | int) -> int | None:
                      f"got {record_gradients!r}")
 
 
-def weighted_layers(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Layer name -> weight of every trainable conv and fully connected layer, in forward order
-    (``"stem.conv"``, ``"stage1.block1.conv1"``, ..., ``"fc"``): what ``record_gradients`` records."""
-    return {name: module.weight for name, module in model.named_modules()
-            if isinstance(module, (nn.Conv2d, nn.Linear)) and module.weight.requires_grad}
-
-
-def _record_gradient_norms(history: History, step: int, weights: dict[str, torch.Tensor],
-                           scale: float = 1.0) -> None:
-    """Append each weighted layer's gradient norm at ``step`` (NaN for a weight without gradient).
-
-    In float64, as ``probes.gradient_flow`` does: a deep plain net's gradients can be so small
-    that their squares underflow float32. One ``tolist()``, so one wait for the device per record.
-    """
-    norms = [torch.linalg.vector_norm(weight.grad.detach(), dtype=torch.float64)
-             if weight.grad is not None else torch.tensor(math.nan, dtype=torch.float64)
-             for weight in weights.values()]
-    values = (torch.stack([norm.cpu() for norm in norms]) / scale).tolist()
-    history.grad_steps.append(step)
-    for name, value in zip(weights, values):
-        history.grad_norms.setdefault(name, []).append(value)
-
-
 # Models that train() has changed in this session; their weights no longer match a cache key.
 _TRAINED: weakref.WeakSet = weakref.WeakSet()
 
@@ -319,7 +300,7 @@ def _error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, history: History,
          progress: bool, callback, callback_every: int, stop_event: Event | None,
-         gradient_every: int | None = None) -> None:
+         recorder: GradientNormRecorder | None = None) -> None:
     """The training loop; fills ``history`` in place and always leaves it with a final status."""
     from tqdm.auto import tqdm
 
@@ -340,7 +321,6 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
     optimizer = torch.optim.SGD(model.parameters(), lr=rates.at(0), momentum=plan.momentum,
                                 weight_decay=plan.weight_decay)
     scaler = torch.amp.GradScaler(device.type) if settings.grad_scaler else None
-    weights = weighted_layers(model) if gradient_every is not None else {}
     bar = tqdm(total=plan.steps, desc=history.model_name, disable=not progress, leave=True)
     start = time.perf_counter()
     step = 0
@@ -358,6 +338,8 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
             if plan.augment:
                 images = random_crop_flip(images, generator=generator)
             images = images.contiguous(memory_format=memory_format)
+            if recorder is not None:
+                recorder.start_step(step)
 
             with settings.autocast():
                 logits = model(images)
@@ -370,17 +352,16 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
                                    "the history keeps the steps before it")
                 break
             optimizer.zero_grad(set_to_none=True)
-            record = gradient_every is not None and (step == 1 or step % gradient_every == 0)
             if scaler is not None:
                 scaler.scale(loss).backward()
-                if record:
-                    _record_gradient_norms(history, step, weights, scale=float(scaler.get_scale()))
+                if recorder is not None:
+                    recorder.finish_step(history, scale=float(scaler.get_scale()))
                 scaler.step(optimizer)
                 scaler.update()
             else:
                 loss.backward()
-                if record:
-                    _record_gradient_norms(history, step, weights)
+                if recorder is not None:
+                    recorder.finish_step(history)
                 optimizer.step()
 
             rates.observe(step - 1, error_value)

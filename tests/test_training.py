@@ -205,21 +205,28 @@ def test_a_stopped_race_does_not_start_the_remaining_runs(tiny_data):
 
 def test_gradient_norms_are_recorded_at_step_1_and_every_n_steps_for_every_weighted_layer(
         tiny_model, tiny_data):
-    from resnet_explorer.probes import Recorder
-    from resnet_explorer.training import weighted_layers
+    from resnet_explorer.probes import Recorder, response_layers
 
     model = tiny_model()
-    names = list(weighted_layers(model))
-    assert names[0] == "stem.conv" and names[-1] == "fc" and "stage2.block1.conv1" in names
-    with Recorder(model, every=1) as recorder:  # an independent measurement of the same gradients
+    modules = {**response_layers(model), "fc": "fc"}
+    with Recorder(model, list(modules.values()), every=1) as recorder:  # an independent measurement
         history = train(model, tiny_data(), record_gradients=4, **TINY)
-    assert history.grad_steps == [1, 4, 8, 12] and list(history.grad_norms) == names
-    assert all(len(norms) == 4 for norms in history.grad_norms.values())
-    recorded = recorder.parameter_stats  # steps counted from 0 there
-    for name in names:
-        expected = recorded[f"{name}.weight"]["grad_norm"][[0, 3, 7, 11]]
-        assert history.grad_norms[name] == pytest.approx(expected.tolist(), rel=1e-6)
+    assert history.grad_steps == [1, 4, 8, 12] and list(history.grad_norms) == list(modules)
+    assert list(history.grad_norms)[:2] == ["stem", "stage1.block1.conv1"]
+    stats = recorder.stats  # every step, counted from 0 there
+    for layer, module in modules.items():
+        expected = stats[module]["grad_norm"][[0, 3, 7, 11]]
+        assert history.grad_norms[layer] == pytest.approx(expected.tolist(), rel=1e-5)
+        assert all(value > 0 for value in history.grad_norms[layer])
     assert train(tiny_model(), tiny_data(), **TINY).grad_steps == []  # off by default
+
+
+def test_models_not_made_by_build_model_record_every_conv_and_linear_layer(tiny_data):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 6 * 6, 4))
+    history = train(model, tiny_data(), record_gradients=6, **TINY)
+    assert list(history.grad_norms) == ["0", "3"] and history.grad_steps == [1, 6, 12]
 
 
 def test_record_gradients_true_means_every_ten_steps(tiny_model, tiny_data):

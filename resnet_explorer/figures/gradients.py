@@ -66,15 +66,17 @@ def gradient_norms_over_training(
     height: int | None = None,
     large: bool | None = None,
 ) -> go.Figure:
-    """The gradient norm of chosen layers against training steps, one panel per layer, log scale.
+    """The gradient reaching chosen layers against training steps, one panel per layer, log scale.
 
     He et al. 2015, Section 4.1: the plain nets are trained with BN, and "the backward propagated
     gradients exhibit healthy norms with BN. So neither forward nor backward signals vanish."
+    The norms are those ``train(..., record_gradients=True)`` records: the gradient of the loss
+    with respect to each layer's output (see ``gradient_norms.py``).
 
     Args:
         histories: ``History``s (or one) that recorded gradient norms:
             ``train(..., record_gradients=True)``, as the training race does.
-        layers: names in ``history.grad_norms`` (``"stem.conv"``, ``"stage3.block9.conv2"``,
+        layers: names in ``history.grad_norms`` (``"stem"``, ``"stage3.block9.conv2"``,
             ``"fc"``); default the first and the last weighted layer.
 
     Colours as in every figure: plain nets vermillion, ResNets blue, deeper nets darker and solid.
@@ -112,7 +114,7 @@ def gradient_norms_over_training(
         figure.update_xaxes(title_text="training steps", row=1, col=column)
     values = [trace.y for trace in figure.data]
     figure.update_yaxes(style.log_axis(values))
-    figure.update_yaxes(title_text="gradient norm of the weights", row=1, col=1)
+    figure.update_yaxes(title_text="gradient norm at the layer", row=1, col=1)
     figure.update_layout(**style.base_layout("gradients", title, width, height, large),
                          legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.2, yanchor="top"),
                          hovermode="closest")
