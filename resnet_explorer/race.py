@@ -108,7 +108,9 @@ class RaceRunner:
     Args:
         data: a ``Dataset`` (``load_dataset(...)``).
         seed: every net is built right after ``torch.manual_seed(seed)`` and trained with it.
-        cache: a ``RunCache``, ``True`` (the default cache) or ``None`` (train every time).
+        cache: a ``RunCache``, ``True`` (the default cache) or ``None``: where finished runs are
+            stored and where ``show`` looks first. A race trains even a net the cache holds.
+            On creation the cache is seeded with the shipped runs that fit ``data``.
         on_event: the listener (see the module docstring), e.g. a view that draws the race.
     """
 
