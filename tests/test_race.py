@@ -110,7 +110,7 @@ def test_a_race_trains_again_live_and_show_gives_the_stored_run_at_once(make_run
     assert runner.wait(60)
     assert runner.current.names == ("plain-8",)
     (first,) = runner.histories
-    assert first.grad_steps == [1] and "stem.conv" in first.grad_norms  # the race records them
+    assert first.grad_steps == [1] and "stem" in first.grad_norms  # the race records them
     runner.start(["plain-8"], TINY)  # Train again: trained live, not read from the cache
     assert runner.wait(60)
     (second,) = runner.histories  # replaces the earlier run of the same net
