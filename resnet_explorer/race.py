@@ -304,8 +304,9 @@ def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, 
     The run cache is first seeded with the shipped runs that have weights
     (``shipped_race.seed_run_cache``). A shipped run used where this machine's key differs (it
     trains in another precision than the shipped bf16) is labelled so: its ``model_name`` becomes
-    "plain-20 (shipped run, bf16)". ``history.model`` is the trained net where weights exist
-    (cached runs, and the shipped plain nets), else None.
+    "plain-20 (shipped run, bf16)". A cached run from before the race recorded gradient norms
+    gives way to the shipped one (lesson 05 plots them). ``history.model`` is the trained net
+    where weights exist (cached runs, and the shipped plain nets), else None.
     """
     run_cache = RunCache.resolve(cache)
     if run_cache is not None:
@@ -318,12 +319,12 @@ def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, 
         with torch.random.fork_rng(devices=[]):
             model = seeded_model(model_arguments(config, data), seed, device or default_device())
         run = run_description(model, data, schedule=schedule, seed=seed, device=device)
+        match = next((history for history in shipped if matches(history, run)), None)
         history = run_cache.get(RunCache.key(run), model=model) if run_cache is not None else None
-        if history is not None:
+        if history is not None and (history.recorded_gradients or match is None):
             history.model = model
             found.append(StoredRun(name, history, "run cache"))
             continue
-        match = next((history for history in shipped if matches(history, run)), None)
         if match is None:
             found.append(StoredRun(name, None))
             continue

@@ -112,23 +112,24 @@ def test_where_this_machine_trains_in_another_precision_the_shipped_runs_are_lab
 def test_training_reproduces_the_shipped_plain20_run_within_the_noise_of_precision_and_threads(runs, data):
     """The shipped run is what the race trains: plain-20's first 150 steps again, stopped there.
 
-    Measured noise of these 150 steps (see the report of issue 13): bf16 vs fp32 and 1 vs 2
-    threads move the per-step loss by about 0.0x on average and the step-100 errors by 0.0x.
+    Measured against the shipped run (bf16, one thread; issue 13): bf16 with one or two threads
+    reproduced the 150 losses, the step-100 errors and the gradient norms exactly; fp32 moved
+    the losses by 0.096 on average, the step-100 errors by 0.010 and 0.013, and the logarithm of
+    the first layer's gradient norms by 0.078 (median). The bounds are about twice those.
     """
+    import threading
+
     shipped = runs[0]
-    stop = __import__("threading").Event()
+    stop = threading.Event()
     (history,) = rx.compare([shipped.config], data, seed=shipped.setup["seed"], schedule="brief",
                             record_gradients=True, progress=False, stop_event=stop, callback_every=1,
                             callback=lambda h: stop.set() if len(h.steps) >= 150 else None)
-    assert history.steps == list(range(1, 151))
-    losses = torch.tensor(history.train_loss)
-    expected = torch.tensor(shipped.train_loss[:150])
-    assert float((losses - expected).abs().mean()) < LOSS_NOISE
-    assert history.test_error[0] == pytest.approx(shipped.test_error[0], abs=ERROR_NOISE)
-    assert history.train_subset_error[0] == pytest.approx(shipped.train_subset_error[0], abs=ERROR_NOISE)
-    first = torch.tensor(history.grad_norms["stem"])
-    assert float((first.log() - torch.tensor(shipped.grad_norms["stem"][:16]).log()).abs().median()) < 0.5
-
-
-LOSS_NOISE = 0.1
-ERROR_NOISE = 0.05
+    assert history.steps == list(range(1, 151)) and history.grad_steps == [1, *range(10, 151, 10)]
+    same_precision = history.setup["precision"] == shipped.setup["precision"]
+    loss_noise, error_noise, gradient_noise = (0.01, 0.005, 0.02) if same_precision else (0.2, 0.03, 0.2)
+    losses, expected = torch.tensor(history.train_loss), torch.tensor(shipped.train_loss[:150])
+    assert float((losses - expected).abs().mean()) < loss_noise
+    assert history.test_error[0] == pytest.approx(shipped.test_error[0], abs=error_noise)
+    assert history.train_subset_error[0] == pytest.approx(shipped.train_subset_error[0], abs=error_noise)
+    first = torch.tensor(history.grad_norms["stem"]).log()
+    assert float((first - torch.tensor(shipped.grad_norms["stem"][:16]).log()).abs().median()) < gradient_noise
