@@ -34,12 +34,12 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from .models import ModelConfig, arguments_from_name
+from .device import default_device
 from .history import History
+from .models import ModelConfig, arguments_from_name
 from .run_cache import RunCache
 from .schedules import SCHEDULES, Schedule, resolve_schedule
 from .shipped_race import matches, seed_run_cache, shipped_runs, shipped_weights
-from .device import default_device
 from .training import compare, model_arguments, run_description, seeded_model
 
 #: The nets of Figs. 1 and 6 (Fashion-MNIST stands in for CIFAR-10).

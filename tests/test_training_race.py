@@ -267,3 +267,13 @@ def test_widgets_change_only_under_the_views_lock_from_any_thread(make_race):
     threads = {name for name, _ in changes}
     assert "resnet_explorer training race" in threads and len(threads) == 2
     assert all(owned for _, owned in changes), [change for change in changes if not change[1]]
+
+
+def test_show_result_draws_the_shipped_default_race_without_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(race_engine, "compare", None)  # nothing may train
+    race = TrainingRace(schedule="brief", data=load_dataset(image_size=16), cache=RunCache(tmp_path / "runs"))
+    runs = race.show_result()
+    assert [run.name for run in runs] == list(race_engine.DEFAULT_CONFIGURATIONS)
+    assert all(run.history is not None for run in runs) and len(race.histories) == 4
+    assert len(race.figure.data) == 8 and min(trace_lengths(race)) > 0
+    assert "as shipped with resnet_explorer" in race.status_text and not race.running
