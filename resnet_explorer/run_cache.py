@@ -341,7 +341,7 @@ def checked_history(values: dict) -> History:
     Names and the message are text; the configuration is a net ``ModelConfig`` accepts, at
     most ``DEEPEST_NET`` layers deep (so that no explorer spends minutes building what a
     damaged file asks for); the curves are lists of numbers in range (error rates in [0, 1],
-    steps counted from 1), as long as their steps.
+    steps counted from 1), each as long as its steps (or empty: not measured).
     """
     if not isinstance(values, dict):
         raise ValueError("it does not hold a JSON object")
@@ -371,11 +371,12 @@ def checked_history(values: dict) -> History:
             raise ValueError(f"{name} must be a list of numbers, got {type(curve).__name__}")
         for index, value in enumerate(curve):
             check(f"{name}[{index}]", value)
-    for group in (("steps", "train_loss", "train_error", "lr", "wall_time"),
-                  ("eval_steps", "test_error", "train_subset_error")):
-        lengths = {name: len(values.get(name, [])) for name in group}
-        if len(set(lengths.values())) > 1:
-            raise ValueError(f"the curves have different lengths: {lengths}")
+    for steps, curves_of_steps in (("steps", ("train_loss", "train_error", "lr", "wall_time")),
+                                   ("eval_steps", ("test_error", "train_subset_error"))):
+        count = len(values.get(steps, []))
+        for name in curves_of_steps:
+            if len(values.get(name, [])) not in (0, count):
+                raise ValueError(f"{name} has {len(values[name])} values for {count} {steps}")
     return History.from_dict(values)
 
 

@@ -6,8 +6,13 @@ The fixtures give what many test modules need, made the same way everywhere:
   random images (seeded), small enough that a training run takes a fraction of a second;
 - ``tiny_model(shortcut="A", seed=0, **build_model_options)``: ResNet-8 (or plain-8) with 4
   filters, 1 input channel and 4 classes, built right after ``torch.manual_seed(seed)``;
-- ``run_cache``: a ``RunCache`` in the test's own temporary folder.
+- ``run_cache``: a ``RunCache`` in the test's own temporary folder;
+- ``png_that_claims(width, height)``: the bytes of a PNG whose header declares that size, with
+  almost no pixel data (a "decompression bomb").
 """
+
+import struct
+import zlib
 
 import pytest
 import torch
@@ -66,3 +71,18 @@ def tiny_model():
 def run_cache(tmp_path) -> RunCache:
     """An empty run cache in the test's temporary folder."""
     return RunCache(tmp_path / "runs")
+
+
+@pytest.fixture
+def png_that_claims():
+    """``png_that_claims(width, height)``: a PNG declaring ``width`` x ``height`` pixels, a few bytes long."""
+    def make(width: int, height: int) -> bytes:
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return (struct.pack(">I", len(data)) + kind + data
+                    + struct.pack(">I", zlib.crc32(kind + data)))
+
+        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+    return make
