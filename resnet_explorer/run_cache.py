@@ -98,8 +98,9 @@ def describe_start(model: nn.Module) -> dict:
 def describe_data(data) -> dict:
     """Name, sizes and a SHA-256 of every image and label (so any change is a different key).
 
-    Hashing all of it costs about 46 ms for the shipped 12,000 images at 16x16, 119 ms at
-    28x28 and 0.67 s for all 70,000 of Fashion-MNIST (one CPU core; ``benchmarks/bench_run_key.py``).
+    Hashing all of it costs about 50 ms for the shipped 12,000 images at 16x16, 0.13 s at
+    28x28 and 0.7-0.8 s for all 70,000 of Fashion-MNIST (one shared CPU core): at most about
+    0.1% of a brief training run (``benchmarks/bench_run_key.py``).
     """
     digest = hashlib.sha256()
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
