@@ -12,8 +12,8 @@ Every probe and analysis takes ``(model, images, ...)`` and starts with the same
 Numbers and choices use ``check_whole_number``, ``check_finite_number``,
 ``check_positive_number`` and ``check_choice``, which reject booleans and strings that only look like numbers ("0.5", ``True``) instead of
 coercing them: a silently coerced argument is a wrong result the user never sees. Names of
-files and folders inside a folder the package owns (run cache keys, checkpoint names) go
-through ``check_plain_name``, so that no name reaches outside it.
+files in a folder the package reads or writes (checkpoint names) go through
+``check_plain_name``, so that no name reaches outside it.
 """
 
 from __future__ import annotations

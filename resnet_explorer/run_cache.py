@@ -16,8 +16,9 @@ Entries are written into a hidden temporary folder and then renamed into place, 
 never leaves half an entry, and several processes may write the same key at once (the last
 complete write wins). Entries are checked when read (types, ranges, the configuration through
 ``ModelConfig``, at most ``DEEPEST_NET`` layers); a damaged entry is skipped with a warning.
-Only names that are entries (or this cache's own leftovers) are ever deleted, and keys are
-plain names, so nothing outside the root is touched.
+Only folders that are entries (named by a key, holding only an entry's files) or this cache's
+own leftovers are ever deleted, and keys are hex digits, never paths, so nothing outside the
+root is touched.
 The default root is ``$RESNET_EXPLORER_CACHE`` or ``~/.cache/resnet_explorer/runs``;
 ``RunCache.resolve(cache)`` turns the ``cache=True | None | RunCache`` argument of ``train``,
 ``compare`` and the explorers into a cache (or ``None``).
@@ -42,8 +43,8 @@ import torch
 from torch import nn
 
 from .checkpoints import load_weights, read_state_dict
-from .checks import (check_finite_number, check_plain_name, check_positive_number,
-                     check_whole_number, has_model_config, number_of_classes)
+from .checks import (check_finite_number, check_positive_number, check_whole_number,
+                     has_model_config, number_of_classes)
 from .device import resolve_device
 from .history import History
 from .models import ModelConfig, ResNet, build_model
@@ -54,8 +55,10 @@ CACHE_ENV = "RESNET_EXPLORER_CACHE"
 FILES = ("config.json", "history.json", "model.pt")
 #: How a stored run may end (running and stopped runs are not stored, but may be seeded).
 STORED_STATUSES = ("finished", "diverged", "stopped")
+# What RunCache.key gives (hex digits); entries are folders named so, and no other name is used.
+_KEY = re.compile(r"[0-9a-f]{1,64}")
 # Hidden folders this cache makes: ".<key>-<random>" while writing, ".trash-<random>" while deleting.
-_STAGING = re.compile(r"\.[A-Za-z0-9_.-]+-[A-Za-z0-9_]+")
+_STAGING = re.compile(r"\.[0-9a-f]{1,64}-[A-Za-z0-9_]+")
 _TRASH_PREFIX = ".trash-"
 # Rename attempts when other processes keep replacing the same entry.
 _WRITE_ATTEMPTS = 50
@@ -267,8 +270,12 @@ class RunCache:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _folder(self, key: str) -> Path:
-        """The folder of ``key``: a plain name inside the root, never a path that leaves it."""
-        return self.root / check_plain_name("a run cache key", key)
+        """The folder of ``key`` (hex digits, as ``key`` makes them): inside the root, never a
+        path that leaves it."""
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise ValueError(f"a run cache key is what RunCache.key gives (hex digits such as "
+                             f"'3fa2c41b0e'), not a path or another name; got {key!r}")
+        return self.root / key
 
     def _record(self, key: str) -> CachedRun:
         folder = self._folder(key)
@@ -302,9 +309,9 @@ class RunCache:
 
 
 def _is_entry(folder: Path) -> bool:
-    """Whether ``folder`` is a run this cache wrote (damaged or not): a plain name holding only
-    the files of an entry."""
-    if folder.name.startswith(".") or folder.is_symlink() or not folder.is_dir():
+    """Whether ``folder`` is a run this cache wrote (damaged or not): named by a key, holding
+    only the files of an entry."""
+    if not _KEY.fullmatch(folder.name) or folder.is_symlink() or not folder.is_dir():
         return False
     names = {path.name for path in folder.iterdir()}
     return bool(names) and names <= set(FILES)

@@ -146,7 +146,7 @@ def test_remove_and_clear(run_cache, tiny_data, tiny_model):
     first, second = run_cache.list()
     run_cache.remove(first.key)
     assert [run.key for run in run_cache.list()] == [second.key]
-    run_cache.remove("no-such-key")
+    run_cache.remove("0123abcd")  # no such entry
     run_cache.clear()
     assert run_cache.list() == [] and first.key not in run_cache
 
@@ -256,7 +256,7 @@ def test_clear_deletes_entries_and_leftovers_only(run_cache, tiny_data, tiny_mod
 
 
 @pytest.mark.parametrize("key", ["../beside", "", "/abs/beside", "runs/../../beside", ".", "..",
-                                 ".trash-x", "a/b", 7])
+                                 ".trash-x", "a/b", "photos", 7])
 def test_keys_that_are_not_plain_names_are_refused(key, run_cache, tiny_data, tiny_model):
     photos, beside = entry_and_neighbours(run_cache, tiny_data, tiny_model)
     for action in (run_cache.remove, run_cache.load_model, run_cache.get,
@@ -267,10 +267,14 @@ def test_keys_that_are_not_plain_names_are_refused(key, run_cache, tiny_data, ti
 
 
 def test_remove_refuses_a_folder_that_is_not_an_entry(run_cache, tiny_data, tiny_model):
-    photos, _ = entry_and_neighbours(run_cache, tiny_data, tiny_model)
+    entry_and_neighbours(run_cache, tiny_data, tiny_model)
+    mine = run_cache.root / "cafe"  # named like a key, but holding someone's files
+    mine.mkdir()
+    (mine / "menu.txt").write_text("mine")
     with pytest.raises(ValueError, match="not a run cache entry"):
-        run_cache.remove("photos")
-    assert (photos / "cat.jpg").is_file()
+        run_cache.remove("cafe")
+    run_cache.clear()
+    assert (mine / "menu.txt").is_file()
 
 
 # ---- a failed write loses nothing ---------------------------------------------------------------
