@@ -72,8 +72,12 @@ def test_a_directory_may_be_given_as_text(folder_with_one_checkpoint):
 def test_one_broken_description_does_not_hide_the_others(folder_with_one_checkpoint):
     (folder_with_one_checkpoint / "broken.json").write_text("{not json")
     (folder_with_one_checkpoint / "other.json").write_text('{"name": "other"}')
-    with pytest.warns(UserWarning, match="skipping the checkpoint 'broken'.*not a checkpoint"):
+    with pytest.warns(UserWarning) as warned:
         assert [info.name for info in rx.list_checkpoints(folder_with_one_checkpoint)] == ["tiny"]
+    messages = sorted(str(warning.message) for warning in warned)
+    assert len(messages) == 2
+    assert messages[0].startswith("skipping the checkpoint 'broken'") and "JSONDecodeError" in messages[0]
+    assert messages[1].startswith("skipping the checkpoint 'other'") and "missing 8" in messages[1]
 
 
 @pytest.mark.parametrize("name", ["../checkpoints/resnet20-fashion-mnist", "/etc/passwd", "", ".hidden",
