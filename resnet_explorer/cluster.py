@@ -49,10 +49,10 @@ from .device import default_device
 from .history import History
 from .models import ModelConfig, build_model
 from .race import one_line
-from .run_cache import RunCache, describe_data
+from .run_cache import RunCache, describe_data, description_of
 from .schedules import Schedule, resolve_schedule
 from .speed import PRECISIONS
-from .training import _TRAINED, model_arguments, seeded_model, train
+from .training import model_arguments, seeded_model, train
 
 __all__ = ["DataMismatchError", "RunRequest", "StepTime", "compare_on_executor",
            "estimated_seconds", "executor_from_address", "local_executor", "make_requests",
@@ -285,11 +285,9 @@ def _received(result: RunResult, request: RunRequest, device) -> History:
     model = build_model(**history.config, device="cpu")
     model.load_state_dict(result.state)
     history.model = model.to(device or default_device())
-    _TRAINED.add(history.model)  # trained: train() must not take it for a fresh model of this key
     if request.cache_root and history.status in ("finished", "diverged"):
         cache = RunCache(request.cache_root)
-        # The key train() gave the run: RunCache.put stores {"model": config, **setup} as it.
-        key = RunCache.key({"model": history.config, **history.setup})
+        key = RunCache.key(description_of(history))  # the key train() gave the run
         if key not in cache:
             try:
                 cache.put(key, history, model)
