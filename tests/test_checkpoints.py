@@ -11,7 +11,7 @@ from resnet_explorer.training import error_rate
 
 BRIEF = ("resnet20-fashion-mnist", "plain20-fashion-mnist", "resnet20-fashion-mnist-first5")
 LONG = ("plain20-fashion-mnist-long", "resnet20-fashion-mnist-long", "plain56-fashion-mnist-long",
-        "resnet56-fashion-mnist-long")
+        "resnet56-fashion-mnist-long", "resnet110-fashion-mnist-long")
 SHIPPED = BRIEF + LONG
 
 
