@@ -24,6 +24,7 @@ guide, and guided backprop equals the plain gradient.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -254,6 +255,16 @@ def _resolve_target(target, predicted: torch.Tensor, num_classes: int) -> torch.
 # ---------------------------------------------------------------------------------------------
 # Images from files
 
+#: The largest picture ``load_image`` opens: 50 megapixels (a phone camera's 48 fit). Larger
+#: ones, and files that only claim to be larger (a "decompression bomb" of a few bytes that
+#: would unpack to gigabytes), are refused before their pixels are decoded.
+MAX_PICTURE_PIXELS = 50_000_000
+#: The largest side ``load_image`` makes: ImageNet nets take 224, the lessons' nets 8 to 32; a
+#: 20,000-pixel side would take gigabytes.
+MAX_IMAGE_SIDE = 2048
+# Pillow modes of one channel deeper than 8 bits, and what their largest value means.
+_DEEP_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1.0}
+
 
 def load_image(
     file: bytes | bytearray | memoryview | str | PathLike | io.IOBase,
@@ -272,14 +283,20 @@ def load_image(
     is ``image_size`` and center-cropped to a square (to ``(H, W)`` if a pair is given), then
     standardized with the dataset's ``mean`` and ``std`` (in [0, 1] pixel units). ``name``
     (e.g. the uploaded file's) is used in error messages.
+
+    Pixels are scaled by the picture's depth: 8-bit values by 255, 16-bit ones (PNG) by 65,535,
+    and floating-point ones (TIFF) are taken as they are if they lie in [0, 1] (else refused).
+    Pictures of more than ``MAX_PICTURE_PIXELS`` and sides above ``MAX_IMAGE_SIDE`` are refused.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if in_channels not in (1, 3):
-        raise ValueError(f"load_image makes grayscale (in_channels=1) or RGB (3) images, not {in_channels} channels")
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"image_size must be a positive int or an (H, W) pair, got {image_size!r}")
+    if isinstance(in_channels, bool) or in_channels not in (1, 3):
+        raise ValueError(f"load_image makes grayscale (in_channels=1) or RGB (3) images, not {in_channels!r} channels")
+    sides = tuple(image_size) if isinstance(image_size, (tuple, list)) else (image_size, image_size)
+    if len(sides) != 2:
+        raise ValueError(f"image_size must be a whole number or an (H, W) pair, got {image_size!r}")
+    size = tuple(check_whole_number("image_size", side, minimum=1, maximum=MAX_IMAGE_SIDE)
+                 for side in sides)
     if isinstance(file, (bytes, bytearray, memoryview)):
         source, description = io.BytesIO(bytes(file)), name or f"the uploaded file ({len(bytes(file))} bytes)"
     elif isinstance(file, (str, PathLike)):
@@ -289,30 +306,68 @@ def load_image(
         source, description = path, name or str(path)
     else:
         source, description = file, name or "the file"
+    too_large = (f"{description} has more pixels than load_image opens ({MAX_PICTURE_PIXELS // 10**6} "
+                 "megapixels, e.g. 8000x6000): shrink it first")
     try:
-        with Image.open(source) as opened:
-            opened.load()
-            picture = ImageOps.exif_transpose(opened)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused just below
+            with Image.open(source) as opened:
+                width, height = opened.size
+                if width * height > MAX_PICTURE_PIXELS:
+                    raise ValueError(f"{too_large}; it is {width}x{height}")
+                opened.load()
+                picture = ImageOps.exif_transpose(opened)
+    except Image.DecompressionBombError:
+        raise ValueError(too_large) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if str(error).startswith(too_large):
+            raise
         reason = "" if isinstance(error, UnidentifiedImageError) else f" ({error})"
         raise ValueError(
             f"{description} is not an image PIL can read (PNG, JPEG, GIF, BMP, WebP, TIFF, ...){reason}"
         ) from None
 
-    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
-        rgba = picture.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        picture = Image.alpha_composite(background, rgba)
-    picture = picture.convert("L" if in_channels == 1 else "RGB")
+    if picture.mode in _DEEP_MODES:
+        picture = _unit_range_picture(picture, description)  # "F", values in [0, 1]
+        scale = 1.0
+    else:
+        if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+            rgba = picture.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            picture = Image.alpha_composite(background, rgba)
+        picture = picture.convert("L" if in_channels == 1 else "RGB")
+        scale = 255.0
     picture = ImageOps.fit(picture, (size[1], size[0]), method=Image.Resampling.BILINEAR)
 
-    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
+    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / scale)
     pixels = pixels[None] if pixels.dim() == 2 else pixels.permute(2, 0, 1)
+    if pixels.shape[0] != in_channels:  # a one-channel deep picture for an RGB net
+        pixels = pixels.expand(in_channels, -1, -1)
     mean_tensor = _per_channel(mean, in_channels, "mean")
     std_tensor = _per_channel(std, in_channels, "std")
     if (std_tensor <= 0).any():
         raise ValueError(f"std must be positive, got {std!r}")
     return ((pixels - mean_tensor) / std_tensor).contiguous()
+
+
+def _unit_range_picture(picture, description: str):
+    """A picture of more than 8 bits per pixel (16-bit PNG, float TIFF) as floats in [0, 1].
+
+    Converting it to 8 bits as Pillow does would clip a 16-bit picture (98% white) and round
+    a float one in [0, 1] to 0 or 1; so its values are scaled by the mode's depth instead.
+    """
+    from PIL import Image
+
+    values = np.asarray(picture, dtype=np.float64)
+    largest = _DEEP_MODES[picture.mode]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if not (np.isfinite(values).all() and low >= 0 and high <= largest):
+        if picture.mode == "F":
+            raise ValueError(f"{description} holds floating-point pixels from {low:g} to {high:g}; "
+                             "load_image takes floats in [0, 1] (scale them first)")
+        raise ValueError(f"{description} holds {picture.mode} pixels from {low:g} to {high:g}; "
+                         "load_image takes 8- or 16-bit pictures (16-bit: 0 to 65535)")
+    return Image.fromarray((values / largest).astype(np.float32))
 
 
 def _per_channel(value: Sequence[float] | float, channels: int, what: str) -> torch.Tensor:

@@ -49,10 +49,10 @@ from .device import default_device
 from .history import History
 from .models import ModelConfig, build_model
 from .race import one_line
-from .run_cache import RunCache, describe_data
+from .run_cache import RunCache, describe_data, description_of
 from .schedules import Schedule, resolve_schedule
 from .speed import PRECISIONS
-from .training import _TRAINED, model_arguments, seeded_model, train
+from .training import model_arguments, seeded_model, train
 
 __all__ = ["DataMismatchError", "RunRequest", "StepTime", "compare_on_executor",
            "estimated_seconds", "executor_from_address", "local_executor", "make_requests",
@@ -285,11 +285,9 @@ def _received(result: RunResult, request: RunRequest, device) -> History:
     model = build_model(**history.config, device="cpu")
     model.load_state_dict(result.state)
     history.model = model.to(device or default_device())
-    _TRAINED.add(history.model)  # trained: train() must not take it for a fresh model of this key
     if request.cache_root and history.status in ("finished", "diverged"):
         cache = RunCache(request.cache_root)
-        # The key train() gave the run: RunCache.put stores {"model": config, **setup} as it.
-        key = RunCache.key({"model": history.config, **history.setup})
+        key = RunCache.key(description_of(history))  # the key train() gave the run
         if key not in cache:
             try:
                 cache.put(key, history, model)
@@ -322,12 +320,14 @@ class LocalProcessPool(Executor):
     every run in it fails and it takes no more. This one starts a new pool at the next
     ``submit``, so the retry of those runs has somewhere to go. Processes are spawned (not
     forked: PyTorch's thread pools do not survive a fork) and share the machine's cores: each
-    gets ``cores // max_workers`` PyTorch threads (at least 1); on a machine with GPUs, process
-    ``i`` takes GPU ``i % count``.
+    gets ``cores // max_workers`` PyTorch threads (at least 1) unless ``threads`` says how many;
+    on a machine with GPUs, process ``i`` takes GPU ``i % count``. Runs are bitwise the same as
+    in this process only at the same thread count (summation order changes with it).
     """
 
-    def __init__(self, max_workers: int):
+    def __init__(self, max_workers: int, threads: int | None = None):
         self.max_workers = check_whole_number("max_workers", max_workers, minimum=1)
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self._lock = threading.Lock()
         self._started = multiprocessing.get_context("spawn").Value("i", 0)
         self._pool = self._new_pool()
@@ -335,7 +335,7 @@ class LocalProcessPool(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         from .speed import physical_cores
 
-        threads = max(1, physical_cores() // self.max_workers)
+        threads = self.threads or max(1, physical_cores() // self.max_workers)
         return ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(threads, self._started))
 

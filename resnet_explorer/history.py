@@ -29,8 +29,9 @@ class History:
     became NaN or infinite; the lists keep the last finite values); ``message`` says more.
     ``model_name`` is the net's readable name (``"ResNet-56 (A)"``), used as its legend.
     ``config`` holds the ``build_model`` arguments (``build_model(**history.config)`` rebuilds
-    the architecture) and ``setup`` the rest of what decides the numbers: ``data`` (name, sizes,
-    fingerprint), ``schedule``, ``seed`` and ``precision``. ``model`` is the trained model in
+    the architecture) and ``setup`` the rest of what decides the numbers: ``start`` (a hash of
+    the starting weights), ``data`` (name, sizes, fingerprint), ``schedule``, ``seed`` and
+    ``precision`` (``run_cache.describe_run``). ``model`` is the trained model in
     this session (not saved with the history).
 
     With ``train(..., record_gradients=...)``: at ``grad_steps`` (step 1, then every N steps),

@@ -18,7 +18,6 @@ import math
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from threading import Event
@@ -28,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_crop_flip
-from .checks import (check_choice, check_images, check_labels, check_model, check_training_data,
-                     check_whole_number, has_model_config, model_name, number_of_classes)
+from .checks import (check_choice, check_images, check_labels, check_model, check_seed,
+                     check_training_data, check_whole_number, has_model_config, model_name, number_of_classes)
 from .device import computing_on, default_device, model_device
 from .gradient_norms import GradientNormRecorder
 from .history import History
@@ -96,10 +95,12 @@ def train(
             status ``"stopped"`` and keeps its history. KeyboardInterrupt (a notebook's stop
             button) does the same. Other errors also mark the history stopped, then propagate.
         cache: a ``RunCache``, or ``True`` for the default one. A run with the same model
-            configuration, data, schedule, seed and precision returns at once, with its weights
-            loaded into ``model``. Finished and diverged runs are stored, stopped ones are not
-            (they depend on when the stop came). The key assumes ``model`` is freshly built: a
-            model that ``train`` has already trained in this session skips the cache.
+            configuration, starting weights and buffers, data (every image and label),
+            schedule, seed and precision (``describe_run``) returns at once, with its weights
+            loaded into ``model``; a pretrained or already trained model is a run of its own.
+            Finished and diverged runs are stored, stopped ones are not (they depend on when
+            the stop came). A cache that cannot be written gives a warning; the run is
+            returned all the same.
         rerun: with a cache, train even when it holds this run, and store the new run in its
             place (the training race's Train button: watch it happen again).
         record_gradients: ``True`` (every ``GRADIENT_EVERY`` steps) or a number of steps N:
@@ -112,13 +113,13 @@ def train(
     The model ends in the train/eval mode each of its modules had, in its usual memory layout.
     """
     plan = resolve_schedule(schedule, steps=steps, batch_size=batch_size, lr=lr,
-                            momentum=momentum, weight_decay=weight_decay,
-                            milestones=None if milestones is None else tuple(milestones),
+                            momentum=momentum, weight_decay=weight_decay, milestones=milestones,
                             warmup_steps=warmup_steps, eval_every=eval_every,
                             eval_size=eval_size, augment=augment)
     check_whole_number("callback_every", callback_every, minimum=1)
     check_choice("rerun", rerun, (True, False))
     gradient_every = _gradient_every(record_gradients)
+    check_seed(seed)
     check_training_data(model, data, plan.batch_size)
     run_cache = _usable_cache(cache, model)
     with computing_on(model, device) as target:
@@ -133,7 +134,6 @@ def train(
             cached = None  # asked for gradient norms this cached run did not record
         if cached is not None:
             cached.model = model
-            _TRAINED.add(model)
             if callback is not None:
                 callback(cached)
             return cached
@@ -142,9 +142,13 @@ def train(
                                                         training=True):
             _run(model, data, plan, seed, settings, history, progress, callback, callback_every,
                  stop_event, recorder)
-    _TRAINED.add(model)
     if run_cache is not None and history.status in ("finished", "diverged"):
-        run_cache.put(key, history, model)
+        try:
+            run_cache.put(key, history, model)
+        except Exception as error:  # noqa: BLE001 - a finished run is never lost to the cache
+            warnings.warn(f"could not store {history.model_name} in the run cache at "
+                          f"{run_cache.root} ({type(error).__name__}: {error}); the run is "
+                          "returned but not cached", stacklevel=2)
     return history
 
 
@@ -164,6 +168,7 @@ def compare(configs: Sequence[dict | ModelConfig], data, *, seed: int = 0,
     trains the runs there, side by side; see ``cluster.compare_on_executor`` for how callbacks,
     the stop event, the cache (on by default there) and failed workers are handled.
     """
+    check_seed(seed)
     if executor is not None:
         from .cluster import compare_on_executor  # noqa: PLC0415 - only scripts and clusters need it
 
@@ -249,23 +254,12 @@ def _gradient_every(record_gradients: bool | int) -> int | None:
                      f"got {record_gradients!r}")
 
 
-# Models that train() has changed in this session; their weights no longer match a cache key.
-_TRAINED: weakref.WeakSet = weakref.WeakSet()
-
-
 def _usable_cache(cache, model: nn.Module) -> RunCache | None:
     """``RunCache.resolve(cache)``, unless this model cannot be cached (with the reason why)."""
     run_cache = RunCache.resolve(cache)
-    if run_cache is None:
-        return None
-    if not has_model_config(model):
+    if run_cache is not None and not has_model_config(model):
         raise ValueError("the run cache needs a model made by build_model (it rebuilds models "
                          "from model.config); pass cache=None for other models")
-    if model in _TRAINED:
-        warnings.warn(f"{model_name(model)} was already trained in this session, so its run is "
-                      "not the cached one of a fresh model: training it further without the cache",
-                      stacklevel=3)
-        return None
     return run_cache
 
 
@@ -291,7 +285,8 @@ def _error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     with hooked(model, training=False), torch.inference_mode(), settings.autocast():
         for start in range(0, len(images), batch_size):
-            batch = images[start:start + batch_size].to(settings.device, non_blocking=True)
+            batch = images[start:start + batch_size].to(settings.device, torch.float32,
+                                                        non_blocking=True)
             batch = batch.contiguous(memory_format=memory_format)
             predictions = model(batch).argmax(1).cpu()
             wrong += int((predictions != labels[start:start + batch_size].cpu()).sum())
@@ -307,8 +302,10 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
     device = settings.device
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)  # already on settings.device (train's computing_on)
-    # The data moves to the device once; batches are then sliced from it there.
-    train_images, train_labels = data.train_images.to(device), data.train_labels.to(device)
+    # The data moves to the device once (float32 images, int64 labels, whatever it was given as);
+    # batches are then sliced from it there.
+    train_images = data.train_images.to(device, torch.float32)
+    train_labels = data.train_labels.to(device, torch.long)
     test_subset = _fixed_subset(len(data.test_images), plan.eval_size, stream=0)
     train_subset = _fixed_subset(len(data.train_images), plan.eval_size, stream=1)
     eval_sets = [(data.test_images[test_subset], data.test_labels[test_subset], history.test_error),

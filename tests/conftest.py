@@ -8,10 +8,14 @@ The fixtures give what many test modules need, made the same way everywhere:
   filters, 1 input channel and 4 classes, built right after ``torch.manual_seed(seed)``;
 - ``run_cache``: a ``RunCache`` in the test's own temporary folder;
 - ``dask_client``: a ``distributed.Client`` of a Dask ``LocalCluster`` with 2 single-thread
-  worker processes, started once for the session, on first use.
+  worker processes, started once for the session, on first use;
+- ``png_that_claims(width, height)``: the bytes of a PNG whose header declares that size, with
+  almost no pixel data (a "decompression bomb").
 """
 
 import logging
+import struct
+import zlib
 
 import pytest
 import torch
@@ -88,3 +92,18 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+
+
+@pytest.fixture
+def png_that_claims():
+    """``png_that_claims(width, height)``: a PNG declaring ``width`` x ``height`` pixels, a few bytes long."""
+    def make(width: int, height: int) -> bytes:
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return (struct.pack(">I", len(data)) + kind + data
+                    + struct.pack(">I", zlib.crc32(kind + data)))
+
+        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+    return make

@@ -149,3 +149,14 @@ def test_runs_of_one_net_with_two_schedules_are_labelled_by_schedule(make_runner
     assert labels == ["plain-8, 8 steps", "plain-8, 4 steps"]
     assert [history.model_name for history in runner.histories] == ["plain-8", "plain-8"]
     assert race_engine.schedule_name({"schedule": SCHEDULES["brief"].as_dict()}) == "brief"
+
+
+def test_a_cache_that_cannot_be_written_keeps_every_run_of_the_race(make_runner, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    runner = make_runner(cache=RunCache(tmp_path / "a-file" / "runs"))
+    with pytest.warns(UserWarning, match="could not store"):
+        runner.start(NETS, TINY)
+        assert runner.wait(60)
+    assert [history.status for history in runner.histories] == ["finished", "finished"]
+    text, bad = runner.current.summary()
+    assert text.startswith("Race finished: 2 nets in") and not bad

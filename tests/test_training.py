@@ -1,5 +1,6 @@
 import math
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
@@ -211,3 +212,60 @@ def test_rerun_trains_again_and_replaces_the_cached_run(run_cache, tiny_model, t
     assert after.created > before.created
     with pytest.raises(ValueError, match="unknown rerun"):
         train(tiny_model(), data, cache=run_cache, rerun="yes", **TINY)
+
+
+# ---- data and arguments that would give a wrong run, or a message that blames something else ----
+
+def with_nan(tensor, index=0):
+    tensor = tensor.clone()
+    tensor[index] = float("nan")
+    return tensor
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: dict(test_images=torch.full_like(d.test_images, float("nan"))),
+     "32 of the 32 data.test_images contain NaN"),
+    (lambda d: dict(train_images=with_nan(d.train_images, 5)),
+     "1 of the 64 data.train_images contain NaN"),
+    (lambda d: dict(test_images=d.test_images[:0], test_labels=d.test_labels[:0]),
+     "data.test_images is an empty batch"),
+    (lambda d: dict(train_images=(d.train_images * 50).clamp(0, 255).to(torch.uint8)),
+     "data.train_images are torch.uint8, but the model expects standardized floats"),
+    (lambda d: dict(train_labels=torch.where(d.train_labels == 3, 12, d.train_labels)),
+     r"data.train_labels must lie in 0..3 \(ResNet-8 \(A\) has 4 classes\); got values from 0 to 12"),
+    (lambda d: dict(test_labels=d.test_labels.float()),
+     "data.test_labels must be integer class indices, got torch.float32"),
+    (lambda d: dict(test_labels=d.test_labels[:5]),
+     "data.test_labels must be a tensor of 32 class indices"),
+])
+def test_data_that_would_give_a_meaningless_run_is_refused(change, message, tiny_model, tiny_data):
+    data = tiny_data()
+    with pytest.raises(ValueError, match=message):
+        train(tiny_model(), replace(data, **change(data)), **TINY)
+
+
+def test_float64_images_train_as_float32(tiny_model, tiny_data):
+    data = tiny_data()
+    as_float64 = train(tiny_model(), replace(data, train_images=data.train_images.double(),
+                                             test_images=data.test_images.double()), **TINY)
+    assert as_float64.status == "finished"
+    assert as_float64.train_loss == train(tiny_model(), data, **TINY).train_loss
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(milestones=5), r"milestones must be increasing fractions .* got 5"),
+    (dict(milestones="0.5"), "milestones must be increasing fractions"),
+    (dict(seed=2**70), r"seed must be <= 9223372036854775807, got 1180591620717411303424"),
+    (dict(seed=-1), "seed must be >= 0"),
+    (dict(seed=1.5), "seed must be a whole number"),
+    (dict(momentum="0.5"), "momentum must be a finite number, got '0.5'"),
+    (dict(lr=True), "lr must be a finite number, got True"),
+])
+def test_arguments_that_only_look_right_are_refused(arguments, message, tiny_model, tiny_data):
+    with pytest.raises(ValueError, match=message):
+        train(tiny_model(), tiny_data(), **{**TINY, **arguments})
+
+
+def test_compare_checks_the_seed_before_building_anything(tiny_data):
+    with pytest.raises(ValueError, match="seed must be <= "):
+        compare([{"depth": 8, "width": 4}], tiny_data(), seed=2**64, **TINY)

@@ -1,5 +1,6 @@
 """The training race widget: trains in a thread, grows one FigureWidget in place, stops, fails readably."""
 
+import json
 import math
 import threading
 import time
@@ -277,3 +278,22 @@ def test_show_result_draws_the_shipped_default_race_without_training(tmp_path, m
     assert all(run.history is not None for run in runs) and len(race.histories) == 4
     assert len(race.figure.data) == 8 and min(trace_lengths(race)) > 0
     assert "as shipped with resnet_explorer" in race.status_text and not race.running
+
+
+@pytest.mark.parametrize("state, message", [
+    ({"configurations": ["plain-" + "9" * 5000]}, "a net's name is at most 200 characters"),
+    ({"configurations": ["plain-60002"]}, "plain-60002 is deeper than 1202 layers"),
+    ({"schedule": {"steps": 10**9}}, "schedule: at most 64,000 steps .* got 1,000,000,000"),
+])
+def test_states_that_would_never_finish_are_refused(state, message, make_race, tmp_path):
+    race = make_race()
+    with pytest.raises(InvalidStateError, match=message) as caught:
+        race.set_state(state)
+    assert len(str(caught.value)) < 400
+    assert race.configurations == tuple(NETS) and race.schedule == TINY
+    path = save_scenario(race, tmp_path / "race.json")
+    scenario = json.loads(path.read_text())
+    scenario["controls"].update(state)
+    path.write_text(json.dumps(scenario))
+    with pytest.raises(InvalidStateError, match=message):
+        load_scenario(TrainingRace, path)

@@ -40,11 +40,11 @@ from ..figures import style
 from ..figures.curves import training_curves
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..models import ModelConfig, arguments_from_name
-from ..options import cifar_depths, shortcut_buttons
+from ..options import DEEPEST_NET, cifar_depths, shortcut_buttons
 from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, StoredRun, distinct_labels, one_line
 from ..run_cache import RunCache
 from ..history import History
-from ..schedules import BRIEF_IMAGE_SIZE, SCHEDULES, Schedule, default_schedule
+from ..schedules import BRIEF_IMAGE_SIZE, PAPER_SCHEDULE, SCHEDULES, Schedule, default_schedule
 from .explorer import Explorer, InvalidStateError
 from .look import ERROR_COLOR, TEXT_COLOR, text_html
 
@@ -57,11 +57,17 @@ def configuration_arguments(name: str) -> dict:
 
     Names are ``ModelConfig.name``s ("plain-20", "ResNet-56 (B)", "ResNet-20 (A), no BN"; see
     ``models.arguments_from_name``); "ResNet-56" alone means option A, as in the paper's CIFAR-10 nets.
+    Nets deeper than ``DEEPEST_NET`` (1202) are refused: a scenario that asks for one is a mistake.
     """
     try:
-        return arguments_from_name(name)
+        arguments = arguments_from_name(name)
     except (TypeError, ValueError) as error:
         raise InvalidStateError(f"configuration: {error}") from None
+    if arguments["depth"] > DEEPEST_NET:
+        raise InvalidStateError(f"configuration: {name} is deeper than {DEEPEST_NET} layers "
+                                f"(ResNet-{DEEPEST_NET}, the paper's deepest); the race trains nets "
+                                f"up to that depth")
+    return arguments
 
 
 def configuration_name(depth: int, shortcut: str) -> str:
@@ -314,6 +320,9 @@ class TrainingRace(Explorer):
                 raise InvalidStateError(f"schedule: {error}") from None
         if not isinstance(value, Schedule):
             raise InvalidStateError(f"schedule: {value!r} is not allowed; {allowed}")
+        if value.steps > PAPER_SCHEDULE.steps:
+            raise InvalidStateError(f"schedule: at most {PAPER_SCHEDULE.steps:,} steps (the paper's "
+                                    f"schedule, days on a CPU); got {value.steps:,}")
         return next((name for name, preset in SCHEDULES.items() if preset == value), value)
 
     def state(self) -> dict:
