@@ -12,7 +12,7 @@ from resnet_explorer.race import DEFAULT_CONFIGURATIONS, race_results, stored_ru
 from resnet_explorer.run_cache import RunCache
 from resnet_explorer.schedules import BRIEF_SCHEDULE
 from resnet_explorer.shipped_race import SHIPPED_RACE_DIR, WEIGHTS_SHIPPED, seed_run_cache, shipped_runs
-from resnet_explorer.training import _fixed_subset, error_rate, run_description, starting_model
+from resnet_explorer.training import _fixed_subset, error_rate, model_arguments, run_description, seeded_model
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_the_default_race_ships_with_its_gradient_norms_and_the_weights_lesson_0
 
 def test_the_shipped_plain_weights_give_the_errors_their_histories_recorded(runs, data):
     for run in runs[:2]:
-        model = starting_model(run.config, data, device="cpu")
+        model = seeded_model(model_arguments(run.config, data), run.setup["seed"], "cpu")
         model.load_state_dict(shipped_race.shipped_weights(run))
         subset = _fixed_subset(len(data.train_images), run.setup["schedule"]["eval_size"], stream=1)
         measured = error_rate(model, data.train_images[subset], data.train_labels[subset], precision="fp32")
@@ -66,15 +66,15 @@ def test_seeding_puts_the_runs_with_weights_under_the_key_train_computes(tmp_pat
 def test_seeding_computes_keys_from_what_describe_run_hashes_now(tmp_path, data, monkeypatch):
     original = run_cache.describe_run
 
-    def describe_more(model, *args):  # as if the key came to hash the starting weights too
-        return {**original(model, *args), "weights": float(model.stem.conv.weight.sum())}
+    def describe_more(model, *args):  # as if the key came to hash one more thing (the stem's width)
+        return {**original(model, *args), "stem_width": int(model.stem.conv.weight.shape[0])}
 
     monkeypatch.setattr(shipped_race, "describe_run", describe_more)
     cache = RunCache(tmp_path / "runs")
     keys = seed_run_cache(cache, data)
     assert len(keys) == 2
     for key in keys:
-        assert "weights" in cache.get(key).setup
+        assert cache.get(key).setup["stem_width"] == 16
 
 
 def test_data_the_shipped_runs_were_not_trained_on_seeds_nothing(tmp_path):
@@ -87,7 +87,8 @@ def test_race_results_come_from_the_cache_or_as_shipped_without_training(tmp_pat
     monkeypatch.setattr(race, "compare", None)  # nothing may train
     cache = RunCache(tmp_path / "runs")
     found = stored_runs(DEFAULT_CONFIGURATIONS, data, cache=cache)
-    here = run_description(starting_model(runs[0].config, data), data, schedule="brief")["precision"]
+    here = run_description(seeded_model(model_arguments(runs[0].config, data), 0, rx.default_device()), data,
+                           schedule="brief")["precision"]
     same_precision = here == runs[0].setup["precision"]
     assert [run.source for run in found] == (["run cache"] * 2 if same_precision else ["shipped"] * 2) + ["shipped"] * 2
     assert [run.history.model is not None for run in found] == [True, True, False, False]
