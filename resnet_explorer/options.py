@@ -147,24 +147,26 @@ class ShortcutVariant:
     paper_error: str
     tag: str  # what ModelConfig.name adds: "ResNet-56 (A), exclusive gating"
     identity_kind: str | None = None  # the kind that replaces identity shortcuts ("conv1x1"), if any
+    shortcut_mark: str = ""  # what the architecture diagram writes on each shortcut ("×½")
+    branch_mark: str = ""  # ... and on each residual branch
 
 
 SHORTCUT_VARIANTS: dict[str, ShortcutVariant] = {variant.name: variant for variant in (
     ShortcutVariant("original", "2(a)", "original (identity)", "1", "1", "6.61", ""),
     ShortcutVariant("scale_shortcut", "2(b)", "constant scaling, shortcut × 0.5", "0.5", "1", "fail",
-                    "shortcut scaled 0.5"),
+                    "shortcut scaled 0.5", shortcut_mark="×½"),
     ShortcutVariant("scale_branch", "-", "constant scaling, branch × 0.5", "1", "0.5", "not in the paper",
-                    "branch scaled 0.5"),
+                    "branch scaled 0.5", branch_mark="×½"),
     ShortcutVariant("scale_both", "2(b)", "constant scaling, both × 0.5", "0.5", "0.5", "12.35",
-                    "both scaled 0.5"),
+                    "both scaled 0.5", shortcut_mark="×½", branch_mark="×½"),
     ShortcutVariant("exclusive_gate", "2(c)", "exclusive gating", "1 − g(x)", "g(x)", "8.70",
-                    "exclusive gating"),
+                    "exclusive gating", shortcut_mark="1−g", branch_mark="g"),
     ShortcutVariant("shortcut_gate", "2(d)", "shortcut-only gating", "1 − g(x)", "1", "6.91",
-                    "shortcut-only gating"),
+                    "shortcut-only gating", shortcut_mark="1−g"),
     ShortcutVariant("conv_shortcut", "2(e)", "1×1 conv shortcut", "1×1 conv", "1", "12.22",
                     "1x1 conv shortcut", identity_kind="conv1x1"),
     ShortcutVariant("dropout_shortcut", "2(f)", "dropout shortcut (0.5)", "dropout 0.5", "1", "fail",
-                    "dropout shortcut"),
+                    "dropout shortcut", shortcut_mark="drop"),
 )}
 SHORTCUT_VARIANT_NAMES = tuple(SHORTCUT_VARIANTS)
 
