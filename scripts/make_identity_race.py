@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 import resnet_explorer as rx
-from resnet_explorer.shipped_races import RACE_DIR, RaceCheck, save_race
+from resnet_explorer.shipped_races import RACE_DIR, RaceCheck, load_race, save_race
 from resnet_explorer.training import BRIEF_IMAGE_SIZE, resolve_schedule
 
 DEPTH = 56
@@ -76,9 +76,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="train only these seeds (to split the race over processes sharing one cache)")
     parser.add_argument("--no-check", action="store_true", help="skip the check (for such a part of the race)")
+    parser.add_argument("--check-only", action="store_true",
+                        help="only run the check and add it to the runs already in --out")
     arguments = parser.parse_args()
 
     data = rx.load_dataset(image_size=BRIEF_IMAGE_SIZE)
+    if arguments.check_only:
+        race = load_race(arguments.out)
+        check = run_check(data)
+        print(f"check: training errors {check.final_train_errors}, test errors {check.final_test_errors}")
+        save_race(arguments.out, race.name, race.description, race.made_by, race.histories, check=check,
+                  notes=race.notes)
+        return
     cache = rx.RunCache(arguments.cache)
     configs = RACE + (EXTRA if arguments.extra else [])
     histories = []
