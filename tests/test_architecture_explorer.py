@@ -179,5 +179,5 @@ def test_a_combination_that_makes_no_sense_is_one_readable_line(explorer):
     assert "Traceback" not in explorer.status.value
     explorer.set_state({"preact": False, "shortcut": "none"})
     assert any("a plain net (shortcut='none') has no addition" in error for error in explorer.errors)
-    with pytest.raises(InvalidStateError, match="stochastic_depth: 0.3 is not allowed; allowed: None, 0.8"):
+    with pytest.raises(InvalidStateError, match="stochastic_depth: 0.3 is not allowed; allowed: 1.0, 0.8"):
         explorer.set_state({"stochastic_depth": 0.3})

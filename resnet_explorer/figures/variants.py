@@ -78,11 +78,13 @@ def race_errors_figure(histories, *, title: str | None = "Final errors (mean ove
                                                 line=dict(color="#555555", width=3))))
     size = style.figure_size("curves", width, height, large)
     figure.update_layout(
-        **style.base_layout("curves", title, size[0], max(size[1], 90 + 70 * len(labels)), large),
+        **style.base_layout("curves", title, size[0], height or min(size[1], 200 + 80 * len(labels)), large),
         xaxis=dict(title="error", tickformat=".0%", rangemode="tozero"),
-        yaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, autorange="reversed"),
-        legend=dict(orientation="h", x=0.0, xanchor="left", y=1.0, yanchor="bottom"),
-        margin=dict(l=20),
+        yaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels,
+                   range=[len(labels) - 0.5, -0.5]),  # the first net on top
+        legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
+                    font=dict(size=look.font_size - 4)),
+        margin=dict(l=20, t=look.title_size + 2 * look.font_size + 40),
     )
     return figure
 

@@ -60,7 +60,8 @@ VARIANT_CHOICES = tuple((f"{variant.label} (Fig. {variant.figure})" if variant.f
                          variant.name) for variant in SHORTCUT_VARIANTS.values())
 ORDER_CHOICES = tuple((f"{order.label} (Fig. {order.figure})", order.name)
                       for order in ACTIVATION_ORDERS.values() if order.name != "full_preact")
-STOCHASTIC_DEPTH_CHOICES = (("off", None), ("p_L = 0.8", 0.8), ("p_L = 0.5 (Huang et al.)", 0.5),
+#: p_L = 1 keeps every block: "off" (a Dropdown cannot show None as a choice).
+STOCHASTIC_DEPTH_CHOICES = (("off (p_L = 1)", 1.0), ("p_L = 0.8", 0.8), ("p_L = 0.5 (Huang et al.)", 0.5),
                             ("p_L = 0.2", 0.2))
 
 
@@ -146,8 +147,8 @@ class ArchitectureExplorer(Explorer):
         blocks (He et al. 2016). compare_twin: also draw the plain twin of a ResNet (or the
         ResNet-A twin of a plain net; for a net with a He 2016 variant, the original ResNet) in
         the probe figures. shortcut_variant, activation_order, stochastic_depth: as in
-        ``build_model`` (He et al. 2016, Huang et al. 2016); hidden unless ``variants=True`` or a
-        scenario shows them.
+        ``build_model`` (He et al. 2016, Huang et al. 2016; stochastic depth 1.0 or None: off);
+        hidden unless ``variants=True`` or a scenario shows them.
 
     Other options:
         images, labels: the probe batch (N, C, H, W) and its labels; default ``batch_size``
@@ -225,7 +226,7 @@ class ArchitectureExplorer(Explorer):
             "activation_order": widgets.Dropdown(options=ORDER_CHOICES, value="original",
                                                  description="activation order", layout=widgets.Layout(width="auto"),
                                                  style={"description_width": "initial"}),
-            "stochastic_depth": widgets.Dropdown(options=STOCHASTIC_DEPTH_CHOICES, value=None,
+            "stochastic_depth": widgets.Dropdown(options=STOCHASTIC_DEPTH_CHOICES, value=1.0,
                                                  description="stochastic depth", layout=widgets.Layout(width="auto"),
                                                  style={"description_width": "initial"}),
         })
@@ -256,7 +257,8 @@ class ArchitectureExplorer(Explorer):
             self.hide_controls(VARIANT_CONTROLS)
         self._start(dict(depth=depth, shortcut=shortcut, batch_norm=batch_norm, activation=activation,
                          init=init, preact=preact, compare_twin=compare_twin, shortcut_variant=shortcut_variant,
-                         activation_order=activation_order, stochastic_depth=stochastic_depth))
+                         activation_order=activation_order,
+                         stochastic_depth=1.0 if stochastic_depth is None else stochastic_depth))
 
     # -- setting up ---------------------------------------------------------------------------
 
