@@ -159,15 +159,14 @@ def test_lesson_12_shows_the_shipped_race_and_the_explorer_offers_the_variants(j
         screenshot(page, name, figure)
 
     explorer = page.locator(".rx-explorer").filter(has=page.locator(".widget-dropdown")).last
-    diagram = explorer.locator(".js-plotly-plot").first
-    diagram.scroll_into_view_if_needed()
-    screenshot(page, "12_explorer_scale_shortcut", explorer)
-    before = wait_for_plotly(diagram, timeout=90)
+    gradients = explorer.locator(".js-plotly-plot").nth(1)  # diagram, gradient flow, layer responses
+    gradients.scroll_into_view_if_needed()
+    before = wait_for_plotly(gradients, timeout=90)
     wait_for_text(page, "ResNet-56 (A), shortcut scaled 0.5", within=explorer)
     variant = explorer.locator(".widget-dropdown").filter(has_text="shortcut (He 2016)").locator("select")
     variant.select_option(label="exclusive gating (Fig. 2(c))")
     wait_for_text(page, "ResNet-56 (A), exclusive gating", within=explorer)
     wait_for_text(page, "899,850", within=explorer)  # 853,018 + the gates' 46,832
-    wait_for_plotly_change(diagram, before)
+    wait_for_plotly_change(gradients, before)
     assert error_outputs(page) == []
     screenshot(page, "12_explorer_exclusive_gating", explorer)
