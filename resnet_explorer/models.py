@@ -38,9 +38,9 @@ import torch
 from torch import nn
 
 from .blocks import Gate, make_activation, make_block, make_norm
+from .checks import check_positive_number
 from .device import default_device
 from .layout import NetLayout, StemLayout, net_layout
-from .checks import check_positive_number
 from .options import (
     ACTIVATION_ORDER_NAMES,
     ACTIVATION_ORDERS,
@@ -72,7 +72,7 @@ NAME_TAGS = {
 
 
 #: How a name states stochastic depth: "ResNet-110 (A), stochastic depth 0.5" (p_L, Huang et al. 2016).
-STOCHASTIC_DEPTH_TAG = "stochastic depth {:g}"
+STOCHASTIC_DEPTH_TAG = "stochastic depth {!r}"
 STOCHASTIC_DEPTH_PATTERN = re.compile(r"stochastic\s*depth\s+([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)", re.IGNORECASE)
 
 
@@ -104,6 +104,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _agree_on_preact(self)
         validate_options(self)
+        if self.stochastic_depth is not None:  # a plain float, so that names and JSON read it back
+            object.__setattr__(self, "stochastic_depth", float(self.stochastic_depth))
         if self.family == "cifar":
             block_type, stage_blocks = "basic", (cifar_blocks_per_stage(self.depth),) * 3
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -237,6 +238,8 @@ def test_names_say_the_variant_in_the_papers_words():
         "ResNet-110 (A), ReLU-only pre-act, stochastic depth 0.5"
     assert ModelConfig(56, activation_order="full_preact").name == "ResNet-56 (A), pre-act"
     assert ModelConfig.from_name("resnet-56 (a), Stochastic Depth 0.5").stochastic_depth == 0.5
+    odd = ModelConfig(56, stochastic_depth=np.float32(1 / 3))  # any real number reads back exactly
+    assert ModelConfig.from_name(odd.name) == odd and type(odd.stochastic_depth) is float
 
 
 def test_old_configs_keep_their_dict_so_run_cache_keys_do_not_change():
