@@ -48,7 +48,7 @@ def test_the_identity_race_is_what_its_script_says():
     assert (RACE_DIR / "identity_mappings.json").stat().st_size < 2_000_000  # histories only, no weights
     assert race.made_by.startswith("scripts/make_identity_race.py")
     for history in race.histories:
-        assert history.status == "finished" and history.config["depth"] >= 56
+        assert history.status in ("finished", "diverged") and history.config["depth"] >= 56
         assert history.setup["schedule"] == BRIEF_SCHEDULE.as_dict()
         assert history.setup["data"]["image_size"] == BRIEF_IMAGE_SIZE
         assert history.setup["seed"] in (0, 1, 2)

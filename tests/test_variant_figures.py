@@ -72,3 +72,10 @@ def test_gradient_flow_figure_can_give_each_variant_its_own_colour():
     distinct = rx.figures.gradient_flow_figure(flows, distinct=True)
     assert shaded.data[0].line.color == shaded.data[1].line.color
     assert distinct.data[0].line.color != distinct.data[1].line.color
+
+
+def test_a_net_whose_runs_diverged_says_so_on_its_label():
+    diverged = _run("ResNet-56 (A), 1x1 conv shortcut", 0, 0.35, 0.36)
+    diverged.status = "diverged"
+    figure = race_errors_figure(RUNS + [diverged])
+    assert figure.layout.yaxis.ticktext[-1] == "ResNet-56 (A), 1x1 conv shortcut (diverged: 1 of 1)"

@@ -43,6 +43,12 @@ def _by_net(histories) -> dict[str, list]:
     return nets
 
 
+def _diverged_note(runs) -> str:
+    """``" (diverged: 1 of 3)"`` when some runs diverged: their errors are the last measured."""
+    diverged = sum(run.status == "diverged" for run in runs)
+    return f" (diverged: {diverged} of {len(runs)})" if diverged else ""
+
+
 def race_errors_figure(histories, *, title: str | None = "Final errors (mean over seeds; bars: best to worst)",
                        width: int | None = None, height: int | None = None,
                        large: bool | None = None) -> go.Figure:
@@ -50,12 +56,14 @@ def race_errors_figure(histories, *, title: str | None = "Final errors (mean ove
 
     ``histories``: runs of several nets, each with one or more seeds (``ShippedRace.histories``
     or ``rx.compare``'s result). The training error is ``final_train_error`` (eval mode, fixed
-    training images), as in lesson 02.
+    training images), as in lesson 02. A run that diverged keeps the errors last measured before
+    it did; its net's label says how many of its seeds diverged.
     """
     nets = _by_net(histories)
     labels = list(nets)
     look = style.theme(large)
     styles = variant_styles(labels)
+    ticks = [label + _diverged_note(nets[label]) for label in labels]
     figure = go.Figure()
     for label, series in zip(labels, styles):
         runs = nets[label]
@@ -80,7 +88,7 @@ def race_errors_figure(histories, *, title: str | None = "Final errors (mean ove
     figure.update_layout(
         **style.base_layout("curves", title, size[0], height or min(size[1], 200 + 80 * len(labels)), large),
         xaxis=dict(title="error", tickformat=".0%", rangemode="tozero"),
-        yaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels,
+        yaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=ticks,
                    range=[len(labels) - 0.5, -0.5]),  # the first net on top
         legend=dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom",
                     font=dict(size=look.font_size - 4)),
