@@ -39,6 +39,7 @@ from ..options import (
     ACTIVATIONS,
     INITS,
     SHORTCUT_VARIANTS,
+    STOCHASTIC_DEPTH_DEFAULT,
     cifar_depths,
     nearest_cifar_depths,
     shortcut_buttons,
@@ -61,7 +62,8 @@ VARIANT_CHOICES = tuple((f"{variant.label} (Fig. {variant.figure})" if variant.f
 ORDER_CHOICES = tuple((f"{order.label} (Fig. {order.figure})", order.name)
                       for order in ACTIVATION_ORDERS.values() if order.name != "full_preact")
 #: p_L = 1 keeps every block: "off" (a Dropdown cannot show None as a choice).
-STOCHASTIC_DEPTH_CHOICES = (("off (p_L = 1)", 1.0), ("p_L = 0.8", 0.8), ("p_L = 0.5 (Huang et al.)", 0.5),
+STOCHASTIC_DEPTH_CHOICES = (("off (p_L = 1)", 1.0), ("p_L = 0.8", 0.8),
+                            (f"p_L = {STOCHASTIC_DEPTH_DEFAULT} (Huang et al.)", STOCHASTIC_DEPTH_DEFAULT),
                             ("p_L = 0.2", 0.2))
 
 
