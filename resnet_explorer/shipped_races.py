@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import DATA_DIR
-from .training import History
+from .history import History
 
 RACE_DIR = DATA_DIR / "races"
 RACE_FORMAT = "resnet_explorer.race"
@@ -66,13 +66,13 @@ class ShippedRace:
 
     def labels(self) -> list[str]:
         """The nets of the race, each once, in order."""
-        return list(dict.fromkeys(history.label for history in self.histories))
+        return list(dict.fromkeys(history.model_name for history in self.histories))
 
     def summary(self) -> list[dict]:
         """Per net: its label, the seeds, and the mean and spread of its final errors."""
         rows = []
         for label in self.labels():
-            runs = [history for history in self.histories if history.label == label]
+            runs = [history for history in self.histories if history.model_name == label]
             train = [run.final_train_error for run in runs]
             test = [run.final_test_error for run in runs]
             rows.append({"label": label, "seeds": [run.setup.get("seed") for run in runs],

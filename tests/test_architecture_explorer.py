@@ -181,3 +181,19 @@ def test_a_combination_that_makes_no_sense_is_one_readable_line(explorer):
     assert any("a plain net (shortcut='none') has no addition" in error for error in explorer.errors)
     with pytest.raises(InvalidStateError, match="stochastic_depth: 0.3 is not allowed; allowed: 1.0, 0.8"):
         explorer.set_state({"stochastic_depth": 0.3})
+
+
+@pytest.mark.parametrize("threads", [0, -2, 2.5, False])
+def test_threads_must_be_a_positive_whole_number(threads):
+    with pytest.raises(ValueError, match="threads must be"):
+        ArchitectureExplorer(depth=8, threads=threads)
+
+
+def test_nan_or_empty_probe_images_are_reported_not_drawn():
+    images, labels = _batch()
+    images[2] = float("nan")
+    explorer = ArchitectureExplorer(depth=8, images=images, labels=labels, compare_twin=False)
+    assert any("1 of the 8 images contain NaN" in message for message in explorer.errors)
+    assert "updated in" not in explorer.status.value
+    empty = ArchitectureExplorer(depth=8, images=images[:0], labels=labels[:0], compare_twin=False)
+    assert any("empty batch" in message for message in empty.errors)

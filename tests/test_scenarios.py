@@ -145,3 +145,12 @@ def test_a_scenario_can_show_the_he_2016_controls_that_are_hidden_by_default(tmp
     assert shown.hidden_controls() == ["activation", "init"]
     assert shown.model.config.shortcut_variant == "exclusive_gate"
     assert "ResNet-14 (A), exclusive gating, stochastic depth 0.5" in shown.counts.value
+
+
+def test_a_folder_or_a_deeply_nested_file_is_not_a_scenario(tmp_path):
+    with pytest.raises(InvalidStateError, match=f"scenario file {tmp_path} is a folder"):
+        load_scenario(CountingExplorer(), tmp_path)
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidStateError, match="nested.json is not JSON .*nested too deeply"):
+        load_scenario(CountingExplorer(), nested)

@@ -9,11 +9,12 @@ import pytest
 
 import resnet_explorer as rx
 from resnet_explorer.shipped_races import RACE_DIR, RaceCheck, load_race, save_race
-from resnet_explorer.training import BRIEF_IMAGE_SIZE, BRIEF_SCHEDULE, History
+from resnet_explorer.history import History
+from resnet_explorer.schedules import BRIEF_IMAGE_SIZE, BRIEF_SCHEDULE
 
 
 def test_a_race_round_trips_its_histories_and_check(tmp_path):
-    history = History(label="ResNet-8 (A)", config={"depth": 8}, setup={"seed": 1}, steps=[1, 2],
+    history = History(model_name="ResNet-8 (A)", config={"depth": 8}, setup={"seed": 1}, steps=[1, 2],
                       train_error=[0.5, 0.25], eval_steps=[2], test_error=[0.123456789],
                       train_subset_error=[0.2], status="finished")
     check = RaceCheck({"depth": 8}, {"steps": 2}, [0, 1], [0.2, 0.3], [0.25, 0.35])

@@ -9,11 +9,11 @@ import resnet_explorer as rx
 from resnet_explorer.figures import style
 from resnet_explorer.figures.architecture import TRACE_NAMES
 from resnet_explorer.figures.variants import race_curves_figure, race_errors_figure, variant_styles
-from resnet_explorer.training import History
+from resnet_explorer.history import History
 
 
 def _run(label: str, seed: int, train: float, test: float) -> History:
-    return History(label=label, config={"depth": 56}, setup={"seed": seed}, steps=[100, 200],
+    return History(model_name=label, config={"depth": 56}, setup={"seed": seed}, steps=[100, 200],
                    train_error=[0.5, train], eval_steps=[100, 200], test_error=[0.6, test],
                    train_subset_error=[0.55, train], status="finished")
 

@@ -1,6 +1,6 @@
 """Figures for the variants of one net (He et al. 2016, stochastic depth): each its own colour.
 
-The other figures colour by family (plain vermillion, ResNets blue) and shade by depth, so five
+The other figures colour by kind (plain vermillion, ResNets blue) and shade by depth, so five
 ResNet-56 variants would share one blue. Here the original net keeps the ResNet blue and every
 variant takes the next colour of the colour-blind-safe palette, in the order the nets first
 appear. ``race_errors_figure`` shows a race's final errors (mean over seeds, bars from the best
@@ -25,21 +25,21 @@ def variant_styles(labels: Sequence[str]) -> list[style.SeriesStyle]:
     for label in labels:
         if label in chosen:
             continue
-        family = style.family_of(label)
-        if family == "plain":
+        kind = style.kind_of(label)
+        if kind == "plain":
             color = style.PLAIN_COLOR
         elif "," not in label and style.RESIDUAL_COLOR not in {s.color for s in chosen.values()}:
             color = style.RESIDUAL_COLOR
         else:
             color = next(palette)
-        chosen[label] = style.SeriesStyle(color, "solid", family)
+        chosen[label] = style.SeriesStyle(color, "solid", kind)
     return [chosen[label] for label in labels]
 
 
 def _by_net(histories) -> dict[str, list]:
     nets: dict[str, list] = {}
     for history in histories:
-        nets.setdefault(history.label, []).append(history)
+        nets.setdefault(history.model_name, []).append(history)
     return nets
 
 
