@@ -256,7 +256,7 @@ def test_old_configs_keep_their_dict_so_run_cache_keys_do_not_change():
     (dict(shortcut_variant=None), "unknown shortcut_variant None"),
     (dict(activation_order="preact"), "unknown activation_order 'preact'; allowed: original, bn_after_add"),
     (dict(preact=True, activation_order="relu_before_add"), "preact=True is activation_order='full_preact'"),
-    (dict(preact="yes"), "preact must be True or False"),
+    (dict(preact="yes"), "unknown preact 'yes'; allowed: True, False"),
     (dict(shortcut="none", shortcut_variant="scale_shortcut"),
      "changes what a residual block adds on its shortcut, and a plain net .shortcut='none'. has no such addition"),
     (dict(shortcut="dense", shortcut_variant="exclusive_gate"), "a dense net has no such addition"),
