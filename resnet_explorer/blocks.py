@@ -153,6 +153,9 @@ class BasicBlock(nn.Module):
     #: Modules whose outputs are the "responses" of the block's 3x3 layers (Fig. 7):
     #: after BN, before the activation or the addition.
     response_modules = ("bn1", "bn2")
+    #: The module whose output is the residual branch F(x), just before the addition (what a
+    #: lesion study zeroes to leave only the shortcut; Veit et al. 2016).
+    branch_output = "bn2"
 
     def __init__(
         self,
@@ -196,6 +199,7 @@ class Bottleneck(nn.Module):
 
     expansion = 4
     response_modules = ("bn2",)
+    branch_output = "bn3"
 
     def __init__(
         self,
@@ -246,6 +250,7 @@ class PreActBasicBlock(nn.Module):
     expansion = 1
     response_modules = ("conv1", "conv2")
     branch_layers = staticmethod(BasicBlock.branch_layers)
+    branch_output = "conv2"
 
     def __init__(
         self,
@@ -281,6 +286,7 @@ class PreActBottleneck(nn.Module):
     expansion = 4
     response_modules = ("conv2",)
     branch_layers = staticmethod(Bottleneck.branch_layers)
+    branch_output = "conv3"
 
     def __init__(
         self,
