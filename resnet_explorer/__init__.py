@@ -10,6 +10,9 @@ The public API, in the order a lesson meets it::
     rx.layer_responses(model, data.test_images[:256])        # Fig. 7
     rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
     rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
+    rx.lesion_study(model, images, labels)                   # why ResNets train: Veit et al. 2016,
+    rx.shattered_gradients()                                 # Balduzzi et al. 2017,
+    rx.loss_landscape(model, images, labels)                 # Li et al. 2018
     rx.figures.training_curves([history])                     # plotly figures
     from resnet_explorer.widgets import TrainingRace          # ipywidgets explorers
 
@@ -25,10 +28,15 @@ from .counting import count_flops, count_params, describe
 from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
 from .environment_check import check_environment, fast_mode
+from .fully_connected import fully_connected_net
+from .landscape import LossLandscape, loss_landscape
+from .lesion import LesionStudy, lesion_study, lesioned
 from .models import ModelConfig, ResNet, build_model
+from .paths import PathGradients, path_gradients
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
+from .shattering import GradientAlongLine, ShatteredGradients, gradient_along_line, shattered_gradients
 from .speed import thread_policy
 from .torchvision_compat import from_torchvision
 from .training import History, Schedule, compare, train
@@ -39,15 +47,20 @@ __all__ = [
     "CorruptDatasetError",
     "Dataset",
     "DatasetNotFoundError",
+    "GradientAlongLine",
     "GradientFlow",
     "History",
     "LayerResponses",
+    "LesionStudy",
+    "LossLandscape",
     "ModelConfig",
+    "PathGradients",
     "Recorder",
     "ResNet",
     "RunCache",
     "SanityCheckResult",
     "Schedule",
+    "ShatteredGradients",
     "attribute",
     "build_model",
     "cascading_randomization",
@@ -60,12 +73,19 @@ __all__ = [
     "describe",
     "fast_mode",
     "from_torchvision",
+    "fully_connected_net",
+    "gradient_along_line",
     "gradient_flow",
     "layer_responses",
+    "lesion_study",
+    "lesioned",
     "list_checkpoints",
     "load_checkpoint",
     "load_dataset",
     "load_image",
+    "loss_landscape",
+    "path_gradients",
+    "shattered_gradients",
     "thread_policy",
     "train",
 ]
