@@ -340,7 +340,7 @@ def lesion_study(
     pairs = _swappable_pairs(sites)
     if not pairs:
         max_swaps = 0
-    removed_sets = [[()] * draws] + [[_random_set(candidates, sites, k, draw, seed) for draw in range(draws)]
+    removed_sets = [[()] * draws] + [[random_blocks(candidates, sites, k, draw, seed) for draw in range(draws)]
                                      for k in range(1, max_removed + 1)]
     rng = np.random.default_rng([seed, 1])
     swap_pairs = [[()] * draws] + [
@@ -398,10 +398,10 @@ def random_removal(model: nn.Module, count: int, draw: int = 0, seed: int = 0) -
     count = check_whole_number("count", count, minimum=0, maximum=len(candidates))
     draw = check_whole_number("draw", draw, minimum=0)
     seed = check_whole_number("seed", seed, minimum=0)
-    return _random_set(candidates, sites, count, draw, seed)
+    return random_blocks(candidates, sites, count, draw, seed)
 
 
-def _random_set(candidates: list[str], sites: Sequence[BlockSite], count: int, draw: int,
+def random_blocks(candidates: list[str], sites: Sequence[BlockSite], count: int, draw: int,
                 seed: int) -> tuple[str, ...]:
     """``count`` of the ``candidates``, in forward order; one fixed draw for each (seed, count, draw)."""
     rng = np.random.default_rng([seed, count, draw])

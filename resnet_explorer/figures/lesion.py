@@ -102,24 +102,10 @@ def lesion_curves_figure(
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
                            subplot_titles=("blocks removed at random", "pairs of blocks swapped"))
     for study, series in zip(studies, styles):
-        for column, (counts, errors, what) in enumerate(
-                ((study.removed_counts, study.removed_error, "removed"),
-                 (study.swap_counts, study.swap_error, "swaps")), start=1):
-            if len(counts) < 2:
-                continue
-            errors = np.asarray(errors, dtype=float)
-            figure.add_trace(go.Scatter(
-                x=np.r_[counts, counts[::-1]], y=np.r_[errors.max(1), errors.min(1)[::-1]],
-                fill="toself", mode="lines", line=dict(width=0), fillcolor=style.tint(series.color, 0.7),
-                opacity=0.6, hoverinfo="skip", showlegend=False, legendgroup=study.model_name),
-                row=1, col=column)
-            figure.add_trace(go.Scatter(
-                x=counts, y=errors.mean(1), mode="lines+markers", name=study.model_name,
-                legendgroup=study.model_name, showlegend=column == 1,
-                line=dict(color=series.color, dash=series.dash, width=look.bold_line * 0.6),
-                marker=dict(size=look.marker_size, color=series.color),
-                hovertemplate=(f"{study.model_name}<br>%{{x}} {what}: mean error %{{y:.1%}}"
-                               "<extra></extra>")), row=1, col=column)
+        _add_mean_and_band(figure, study.removed_counts, study.removed_error, study.model_name, series,
+                           look, "removed", row=1, col=1)
+        _add_mean_and_band(figure, study.swap_counts, study.swap_error, study.model_name, series,
+                           look, "swaps", row=1, col=2, showlegend=False)
     chance = max(study.chance_error for study in studies)
     for column in (1, 2):
         _chance_line(figure, chance, look, row=1, col=column)
@@ -134,6 +120,68 @@ def lesion_curves_figure(
     figure.update_yaxes(tickformat=".0%", range=[0, 1])
     figure.update_yaxes(title_text="test error", row=1, col=1)
     return figure
+
+
+def removal_figure(
+    studies=(),
+    *,
+    current: dict[str, tuple[int, float]] | None = None,
+    title: str | None = "Test error with blocks removed",
+    subtitle: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    large: bool | None = None,
+) -> go.Figure:
+    """Test error against the number of blocks removed: the studies' random draws (mean and band)
+    and, marked large, the ``current`` lesion of each net, ``{model name: (blocks removed,
+    error)}`` (``nan`` error: the net cannot run without one of the removed blocks).
+    The lesion explorer draws this."""
+    studies = _as_list(studies)
+    current = dict(current or {})
+    look = style.theme(large)
+    names = list(dict.fromkeys([study.model_name for study in studies] + list(current)))
+    styles = dict(zip(names, style.series_styles(names)))
+    figure = go.Figure()
+    for study in studies:
+        _add_mean_and_band(figure, study.removed_counts, study.removed_error, study.model_name,
+                           styles[study.model_name], look, "removed", opacity=0.5)
+    for name, (count, error) in current.items():
+        series = styles[name]
+        figure.add_trace(go.Scatter(
+            x=[count], y=[error], mode="markers", name=f"{name}: these blocks removed",
+            marker=dict(size=look.marker_size * 2.2, color=series.color, symbol="diamond",
+                        line=dict(width=2, color="black")),
+            hovertemplate=f"{name}<br>%{{x}} removed: error %{{y:.1%}}<extra></extra>"))
+    chances = [study.chance_error for study in studies]
+    if chances:
+        _chance_line(figure, max(chances), look)
+    largest = max([len(study.removed_counts) - 1 for study in studies] + [count for count, _ in current.values()] + [1])
+    figure.update_layout(**style.base_layout("panel", title, width, height, large, subtitle),
+                         legend=dict(x=0.99, xanchor="right", y=0.03, yanchor="bottom",
+                                     font=dict(size=look.font_size - 6)),
+                         margin=dict(t=2 * look.title_size + look.font_size + 30))
+    figure.update_xaxes(title_text="blocks removed", range=[-0.5, largest + 0.5])
+    figure.update_yaxes(title_text="test error", tickformat=".0%", range=[0, 1])
+    return figure
+
+
+def _add_mean_and_band(figure: go.Figure, counts, errors, name: str, series, look: style.Theme,
+                       what: str, *, showlegend: bool = True, opacity: float = 1.0, **where) -> None:
+    """The mean error over draws against k, and a band from the lowest to the highest draw."""
+    counts = np.asarray(counts)
+    if len(counts) < 2:
+        return
+    errors = np.asarray(errors, dtype=float)
+    figure.add_trace(go.Scatter(
+        x=np.r_[counts, counts[::-1]], y=np.r_[errors.max(1), errors.min(1)[::-1]],
+        fill="toself", mode="lines", line=dict(width=0), fillcolor=style.tint(series.color, 0.7),
+        opacity=0.6 * opacity, hoverinfo="skip", showlegend=False, legendgroup=name), **where)
+    figure.add_trace(go.Scatter(
+        x=counts, y=errors.mean(1), mode="lines+markers", name=name, legendgroup=name,
+        showlegend=showlegend, opacity=opacity,
+        line=dict(color=series.color, dash=series.dash, width=look.bold_line * 0.6),
+        marker=dict(size=look.marker_size, color=series.color),
+        hovertemplate=f"{name}<br>%{{x}} {what}: mean error %{{y:.1%}}<extra></extra>"), **where)
 
 
 def path_lengths_figure(
