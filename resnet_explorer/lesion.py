@@ -317,7 +317,8 @@ def lesion_study(
 
     Measures the test error (1) with each single block removed, (2) with k = 1..``max_removed``
     blocks removed at random, ``draws`` random sets each, and (3) after k = 1..``max_swaps``
-    random swaps of two same-shape blocks of one stage, ``draws`` times each. Random sets come
+    swaps of k different random pairs of same-shape blocks of one stage (applied one after
+    the other), ``draws`` times each. Random sets come
     from ``seed``, so two nets of the same depth (plain and ResNet) can be given the same draws.
     For a plain net only the blocks that keep the shape are candidates for removal.
 
@@ -338,13 +339,12 @@ def lesion_study(
     candidates = [site.name for site in sites if site.removable]
     max_removed = min(max_removed, len(candidates))
     pairs = _swappable_pairs(sites)
-    if not pairs:
-        max_swaps = 0
+    max_swaps = min(max_swaps, len(pairs))
     removed_sets = [[()] * draws] + [[random_blocks(candidates, sites, k, draw, seed) for draw in range(draws)]
                                      for k in range(1, max_removed + 1)]
     rng = np.random.default_rng([seed, 1])
     swap_pairs = [[()] * draws] + [
-        [tuple(pairs[index] for index in rng.integers(len(pairs), size=k)) for _ in range(draws)]
+        [tuple(pairs[index] for index in rng.choice(len(pairs), size=k, replace=False)) for _ in range(draws)]
         for k in range(1, max_swaps + 1)]
 
     from tqdm.auto import tqdm

@@ -99,7 +99,9 @@ def gradient_along_line(
         classes = getattr(getattr(model, "config", None), "num_classes", None)
         target = check_whole_number("target", target, minimum=0,
                                     maximum=None if classes is None else classes - 1)
-    t = torch.linspace(0, 1, points)
+    dtype = next(model.parameters()).dtype  # the model's precision (float64 for exact checks)
+    line_start, line_end = line_start.to(dtype), line_end.to(dtype)
+    t = torch.linspace(0, 1, points, dtype=dtype)
     with computing_on(model, device) as where:
         direction = (line_end - line_start).to(where)
         inputs = (line_start.to(where) + t.to(where).view(-1, *[1] * (line_start.dim() - 1)) * direction)
