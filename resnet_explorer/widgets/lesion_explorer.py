@@ -131,7 +131,7 @@ class LesionExplorer(Explorer):
             models = [models]
         if isinstance(models, Mapping):
             named = dict(models)
-        elif isinstance(models, Sequence):
+        elif isinstance(models, Sequence) and not isinstance(models, str):
             named = {model_name(model): model for model in models}
         else:
             raise TypeError(f"models must be a dict of name -> model or a list of models, not "
