@@ -236,7 +236,7 @@ def shattered_gradients(
     end=None,
     width: int = 200,
     batch_norm: bool = True,
-    max_lag: int = 32,
+    max_lag: int | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
 ) -> ShatteredGradients:
@@ -252,7 +252,7 @@ def shattered_gradients(
         seeds: one freshly initialized net per family, depth and seed.
         points: points on the line (256 in the paper).
         batch_norm: with BN (the paper's setting; statistics of the points on the line).
-        max_lag: autocorrelations are kept for lags 0..max_lag.
+        max_lag: autocorrelations are kept for lags 0..max_lag (default 32, or fewer points).
     """
     if setting not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; allowed: {', '.join(map(repr, SETTINGS))}")
@@ -264,7 +264,8 @@ def shattered_gradients(
     if not seeds:
         raise ValueError("seeds is empty; give at least one seed, e.g. seeds=(0, 1, 2)")
     points = check_whole_number("points", points, minimum=3)
-    max_lag = check_whole_number("max_lag", max_lag, minimum=1, maximum=points - 1)
+    max_lag = min(32, points - 1) if max_lag is None else check_whole_number(
+        "max_lag", max_lag, minimum=1, maximum=points - 1)
     if not isinstance(batch_norm, bool):
         raise ValueError(f"batch_norm must be True or False, got {batch_norm!r}")
     norm = "batch" if batch_norm else "none"

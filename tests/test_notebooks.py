@@ -21,6 +21,9 @@ def test_the_course_is_complete():
         "06_attribution",
         "07_going_deeper",
         "08_transfer_learning",
+        "09_lesion_study",
+        "10_shattered_gradients",
+        "11_loss_landscape",
     ]
 
 
