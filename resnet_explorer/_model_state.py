@@ -2,49 +2,60 @@
 
 The lesion study, the path gradients, the shattered-gradients probe and the loss landscape all
 run a model in a mode of their choosing, some with forward hooks, some in train mode (which
-updates BN's running statistics). ``as_found`` undoes all of that on any exit::
+updates BN's running statistics). ``as_found`` is ``hooks.hooked`` (hooks on, a mode, both
+undone on any exit) that also puts every buffer back::
 
     with as_found(model, training=False, hooks={model.fc: hook}):
         model(images)
 
-Each module gets back its *own* mode (``model.train(was_training)`` would put a fine-tuned
-model's frozen BN layers back into training mode), every buffer its values.
-
-(This is the shape of ``hooks.hooked`` of the package restructure, plus the buffers; when that
-lands, this becomes a thin wrapper around it.)
+``use_batch_statistics(model, images)`` makes BN normalize with the statistics of a batch in
+eval mode (nets at initialization: the architecture explorer, the shattered-gradients probe).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import torch
 from torch import nn
 
-#: ``hook(module, inputs, output)``, as ``nn.Module.register_forward_hook`` calls it.
-ForwardHook = Callable[[nn.Module, tuple, object], object]
+from .device import model_device
+from .hooks import ForwardHook, hooked
 
 
 @contextlib.contextmanager
 def as_found(model: nn.Module, *, training: bool | None = None,
              hooks: Mapping[nn.Module, ForwardHook] | None = None) -> Iterator[nn.Module]:
-    """Set ``model``'s mode (``None``: leave it) and attach forward ``hooks``; undo both after,
-    and put every buffer (BN's running statistics) back as it was."""
-    modes = [(module, module.training) for module in model.modules()]
+    """``hooked(model, hooks, training=training)``, and every buffer (BN's running statistics)
+    back as it was on exit."""
     buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
-    handles = []
     try:
-        for module, hook in (hooks or {}).items():
-            handles.append(module.register_forward_hook(hook))
-        if training is not None:
-            model.train(training)
-        yield model
+        with hooked(model, hooks, training=training):
+            yield model
     finally:
-        for handle in handles:
-            handle.remove()
-        for module, mode in modes:
-            module.training = mode
         with torch.no_grad():
             for buffer, saved in buffers:
                 buffer.copy_(saved)
+
+
+def use_batch_statistics(model: nn.Module, images: torch.Tensor) -> None:
+    """Set every BN layer's running statistics to those of ``images`` (one forward pass).
+
+    A freshly built net's BN layers hold mean 0 and variance 1, so in eval mode they do nothing
+    and the net behaves as if it had no BN. After this, eval mode normalizes as a training step
+    would, and the layer responses show what training starts from.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [norm.momentum for norm in norms]
+    try:
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average: after one batch, exactly its statistics
+        with hooked(model, {}, training=True), torch.no_grad():
+            model(images.to(model_device(model)))
+    finally:
+        for norm, momentum in zip(norms, momenta):
+            norm.momentum = momentum

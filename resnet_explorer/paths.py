@@ -135,7 +135,7 @@ def path_gradients(
     started = time.perf_counter()
     with computing_on(model, device) as target:
         images, labels = images.to(target), labels.to(target)
-        with _single_path_gates(model, training=train_mode) as gates:
+        with _SinglePathGates(model, training=train_mode) as gates:
             first_input, loss = gates.forward(images, labels)
             bar = tqdm(total=len(lengths) * samples, desc=f"path gradients of {model_name(model)}",
                        disable=not progress)
@@ -154,7 +154,7 @@ def path_gradients(
         seconds=time.perf_counter() - started)
 
 
-class _single_path_gates:
+class _SinglePathGates:
     """Gradient gates on every block's branch and shortcut, set before each backward pass.
 
     In the forward pass each branch output and shortcut output gets a tensor hook that

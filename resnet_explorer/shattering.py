@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._model_state import as_found
+from ._model_state import as_found, use_batch_statistics
 from .checks import check_images, check_model, check_whole_number, model_name
 from .device import computing_on
-from .fully_connected import FAMILIES, fully_connected_net
+from .fully_connected import FAMILIES, FullyConnectedNet, fully_connected_net
 from .models import ModelConfig, build_model
 
 SETTINGS = ("fully_connected", "convolutional")
@@ -108,7 +108,7 @@ def gradient_along_line(
         inputs = inputs.detach().requires_grad_(True)
         with as_found(model, training=False):
             if train_mode:
-                _normalize_with_statistics_of(model, inputs.detach())
+                use_batch_statistics(model, inputs.detach())
             with torch.enable_grad():
                 outputs = model(inputs)
                 if target is None:
@@ -117,8 +117,8 @@ def gradient_along_line(
                 (gradient,) = torch.autograd.grad(values.sum(), inputs)
         derivative = (gradient * direction).flatten(1).sum(1)
     positions = (line_start + t.view(-1, 1) * (line_end - line_start)).flatten(1)[:, 0] if scalar else t
-    return GradientAlongLine(model_name(model) if hasattr(model, "config") else getattr(model, "name", type(model).__name__),
-                             positions.numpy(), derivative.detach().cpu().double().numpy(),
+    name = model.name if isinstance(model, FullyConnectedNet) else model_name(model)
+    return GradientAlongLine(name, positions.numpy(), derivative.detach().cpu().double().numpy(),
                              values.detach().cpu().double().numpy())
 
 
@@ -147,23 +147,6 @@ def _as_image_pair(start, end) -> list[torch.Tensor]:
         raise ValueError(f"start and end images differ in shape: {tuple(pair[0].shape)} and "
                          f"{tuple(pair[1].shape)}")
     return pair
-
-
-def _normalize_with_statistics_of(model: nn.Module, inputs: torch.Tensor) -> None:
-    """Set every BN layer's running statistics to those of ``inputs`` (callers restore them)."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [norm.momentum for norm in norms]
-    try:
-        for norm in norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # a cumulative average: after one batch, exactly its statistics
-            norm.train()
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
-            norm.eval()
 
 
 def autocorrelation(values, max_lag: int | None = None) -> np.ndarray:

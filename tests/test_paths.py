@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import resnet_explorer as rx
-from resnet_explorer.paths import _single_path_gates, path_gradients, path_length_distribution
+from resnet_explorer.paths import _SinglePathGates, path_gradients, path_length_distribution
 
 
 def batch(n=8, size=8, seed=0):
@@ -34,7 +34,7 @@ def test_the_gradients_of_all_paths_add_up_to_the_whole_gradient(train_mode):
     """The unrolled view is exact: 2**n single-path gradients sum to the ordinary gradient."""
     model = small_resnet(14)  # 6 blocks, 64 paths
     images, labels = batch()
-    with _single_path_gates(model, training=train_mode) as gates:
+    with _SinglePathGates(model, training=train_mode) as gates:
         first_input, loss = gates.forward(images, labels)
         total = sum(gates.gradient(loss, first_input, set(chosen))
                     for k in range(7) for chosen in itertools.combinations(range(6), k))

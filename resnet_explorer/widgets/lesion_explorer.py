@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._model_state import as_found
 from ..checks import check_images, check_labels, check_model, model_name
 from ..figures import style
 from ..figures.lesion import removal_figure
@@ -215,18 +216,13 @@ class LesionExplorer(Explorer):
                                      "that changes the shape)")
                 return float("nan")
             try:
-                was_training = [(module, module.training) for module in model.modules()]
-                model.eval()
                 device = next(model.parameters()).device
-                with lesioned(model, remove=self.removed):
+                with as_found(model, training=False), lesioned(model, remove=self.removed):
                     self._cache[key] = test_error(model, self.images.to(device), self.labels.to(device),
                                                   self.batch_size)
             except Exception as error:  # shown in the widget, not as a traceback
                 self.messages.append(f"{label}: {type(error).__name__}: {error}")
                 return float("nan")
-            finally:
-                for module, mode in was_training:
-                    module.training = mode
         return self._cache[key]
 
     def _write_status(self, by_hand: bool) -> None:
