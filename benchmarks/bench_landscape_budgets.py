@@ -6,7 +6,8 @@ training, few images, coarse grids) may not show that. This script measures, for
 shipped checkpoints (plain, ResNet), 1-D slices at several budgets (points x images) and
 direction seeds, and 2-D grids, and prints for each: the loss at the trained weights, the
 highest loss on the slice, the number of local minima (a bowl has 1) and the share of points
-where the loss curves upwards ("convex").
+where the loss curves upwards ("convex"), over the whole slice and where the loss is below
+ln 10 (the basin, without the plateau where the error reaches chance).
 
     python benchmarks/bench_landscape_budgets.py
     python benchmarks/bench_landscape_budgets.py --pairs plain20-fashion-mnist:resnet20-fashion-mnist
@@ -18,6 +19,7 @@ image size, in eval mode (``rx.loss_landscape``). Prints one line per slice; rer
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import resnet_explorer as rx
@@ -31,8 +33,8 @@ GRIDS = [(11, 250)]
 
 def describe(result) -> str:
     return (f"centre {result.center_loss:7.3f}  max {result.loss.max():9.3g}  "
-            f"minima {result.local_minima():2d}  convex {result.convex_fraction():4.0%}  "
-            f"{result.seconds:6.0f} s")
+            f"minima {result.local_minima():2d}  convex {result.convex_fraction():4.0%} "
+            f"(below ln 10: {result.convex_fraction(math.log(10)):4.0%})  {result.seconds:6.0f} s")
 
 
 def main() -> None:

@@ -71,7 +71,7 @@ def report(what: str, timer: Timer, baseline: Timer | None, goal: float | None =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--explorer-images", type=int, default=500)
+    parser.add_argument("--explorer-images", type=int, default=200, help="as in lesson 09")
     parser.add_argument("--slice-points", type=int, default=21)
     parser.add_argument("--slice-images", type=int, default=1000)
     parser.add_argument("--grid-points", type=int, default=5)

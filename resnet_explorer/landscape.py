@@ -27,6 +27,7 @@ put back exactly as they were, also when the run fails or is stopped.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from dataclasses import dataclass
@@ -105,15 +106,24 @@ class LossLandscape:
             lower &= centre < neighbour
         return int(lower.sum())
 
-    def convex_fraction(self) -> float:
+    def convex_fraction(self, below: float | None = None) -> float:
         """The share of interior points where the loss curves upwards along every direction
-        measured (second differences >= 0): 1 for a convex bowl, lower for a bumpy surface."""
+        measured (second differences >= 0): 1 for a convex bowl, lower for a bumpy surface.
+
+        ``below``: count only points whose loss is below this, e.g. ``math.log(10)`` (the loss
+        of a uniform guess over 10 classes) to look at the basin around the minimum and not at
+        the plateau far away, where every net's loss levels off (bends downwards) as its error
+        reaches chance.
+        """
         loss = self.loss
         curvatures = [np.diff(loss, 2, axis=axis) for axis in range(loss.ndim)]
         if loss.ndim == 1:
-            convex = curvatures[0] >= 0
+            convex, interior = curvatures[0] >= 0, loss[1:-1]
         else:
             convex = (curvatures[0][:, 1:-1] >= 0) & (curvatures[1][1:-1, :] >= 0)
+            interior = loss[1:-1, 1:-1]
+        if below is not None:
+            convex = convex[interior < below]
         return float(convex.mean()) if convex.size else float("nan")
 
     def __repr__(self) -> str:
@@ -121,7 +131,8 @@ class LossLandscape:
         return (f"LossLandscape({self.model_name}, {self.kind}, {shape} from {self.x[0]:g} to "
                 f"{self.x[-1]:g}, {self.images} images: loss {self.center_loss:.3f} at the centre, "
                 f"{np.nanmax(self.loss):.3g} at most; {self.local_minima()} local minima, "
-                f"{self.convex_fraction():.0%} convex; {self.seconds:.0f} s)")
+                f"{self.convex_fraction():.0%} convex ({self.convex_fraction(math.log(10)):.0%} where "
+                f"the loss is below ln 10); {self.seconds:.0f} s)")
 
 
 def filter_normalized_direction(model: nn.Module, generator: torch.Generator | None = None

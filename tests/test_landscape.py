@@ -95,6 +95,8 @@ def test_local_minima_and_convex_fraction_tell_a_bowl_from_a_bumpy_surface():
     assert bumpy.local_minima() > 1 and bumpy.convex_fraction() < 0.7
     curve = LossLandscape("w", "random", x, None, np.array([3, 1, 2, 1, 0.5, 1, 2, 1, 3.0]), np.zeros(9), 1, 0)
     assert curve.local_minima() == 3 and curve.center_loss == 0.5
+    plateau = LossLandscape("p", "random", x, None, np.array([3, 3, 2.9, 1, 0.5, 1, 2.9, 3, 3.0]), np.zeros(9), 1, 0)
+    assert plateau.convex_fraction() < 0.8 and plateau.convex_fraction(below=2.5) == 1
 
 
 @pytest.mark.parametrize("arguments, error, message", [
