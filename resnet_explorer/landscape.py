@@ -47,6 +47,7 @@ from .checks import (
     model_name,
 )
 from .device import computing_on
+from .speed import follows_thread_policy
 
 
 @dataclass
@@ -156,6 +157,7 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator | N
     return direction
 
 
+@follows_thread_policy
 def loss_landscape(
     model: nn.Module,
     images: torch.Tensor,

@@ -37,67 +37,35 @@ from .checks import (
     check_labels,
     check_model,
     check_whole_number,
-    minimum_image_size,
     model_name,
 )
 from .device import computing_on
+from .layout import BlockLayout
+from .speed import follows_thread_policy
 
 
 # --------------------------------------------------------------------------------------------
 # The blocks of a net
 # --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class BlockSite:
-    """One block of a net, in forward order, and what a lesion can do to it."""
-
-    name: str  # "stage2.block1"
-    stage: int  # 1, 2, 3 (, 4)
-    residual: bool  # has a shortcut: removable by keeping only the shortcut
-    changes_shape: bool  # output shape differs from input shape (a downsampling block)
-
-    @property
-    def removable(self) -> bool:
-        """A residual block always (its shortcut remains); a plain one only if it keeps the shape."""
-        return self.residual or not self.changes_shape
+def removable(block: BlockLayout) -> bool:
+    """A residual block always (its shortcut remains); a plain one only if it keeps the shape."""
+    return block.shortcut is not None or not block.shape_changes
 
 
-def network_blocks(model: nn.Module) -> list[BlockSite]:
-    """The blocks of a ResNet or plain net made by ``build_model``, in forward order.
-
-    Which blocks change the shape is found by running one small blank image through the net
-    (in eval mode, without gradients; the model is left as it was).
-    """
+def network_blocks(model: nn.Module) -> tuple[BlockLayout, ...]:
+    """The blocks of a ResNet or plain net made by ``build_model``, in forward order (its layout)."""
     check_model(model, needs_config=True, what="a lesion study")
     if model.config.shortcut == "dense":
         raise ValueError("a lesion study needs a residual net (shortcut 'A', 'B' or 'C') or a plain "
                          "net (shortcut 'none'); dense nets concatenate, so their blocks cannot be "
                          "removed")
-    blocks = _block_modules(model)
-    shapes: dict[str, tuple] = {}
-
-    def record(name):
-        def hook(module, inputs, output):
-            shapes[name] = (tuple(inputs[0].shape), tuple(output.shape))
-        return hook
-
-    side = 2 * minimum_image_size(model)
-    probe = torch.zeros(1, model.config.in_channels, side, side,
-                        device=next(model.parameters()).device)
-    hooks = {module: record(name) for name, module in blocks.items()}
-    with as_found(model, training=False, hooks=hooks), torch.no_grad():
-        model(probe)
-    return [BlockSite(name=name, stage=int(name.split(".")[0].removeprefix("stage")),
-                      residual=getattr(module, "shortcut", None) is not None,
-                      changes_shape=shapes[name][0] != shapes[name][1])
-            for name, module in blocks.items()]
+    return model.config.layout.blocks
 
 
 def _block_modules(model: nn.Module) -> dict[str, nn.Module]:
-    """Block name -> block module, in forward order."""
-    return {f"stage{index}.{name}": block
-            for index, stage in enumerate(model.stages(), start=1)
-            for name, block in stage.named_children()}
+    """Block path (``"stage2.block1"``) -> block module, in forward order."""
+    return {block.path: model.get_submodule(block.path) for block in network_blocks(model)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,21 +106,20 @@ def lesioned(model: nn.Module, remove: Iterable[str] = (),
     if remove and swap:
         raise ValueError("remove and swap cannot be combined in one lesioned() block; use one, "
                          "then the other")
-    sites = {site.name: site for site in network_blocks(model)}
+    blocks = {block.path: block for block in network_blocks(model)}
     modules = _block_modules(model)
     hooks: dict[nn.Module, object] = {}
     for name in remove:
-        site = _site(sites, name)
-        block = modules[name]
-        if site.residual:
-            hooks[getattr(block, block.branch_output)] = _zero_branch
-        elif site.changes_shape:
+        block, module = _block(blocks, name), modules[name]
+        if block.shortcut is not None:
+            hooks[getattr(module, module.branch_output)] = _zero_branch
+        elif block.shape_changes:
             raise ValueError(f"{name} changes the shape of its input and {model_name(model)} has no "
                              "shortcut there, so the net cannot run without it; removable blocks: "
-                             f"{_names(s for s in sites.values() if s.removable)}")
+                             f"{_names(b for b in blocks.values() if removable(b))}")
         else:
-            hooks[block] = _identity_block
-    order = _swapped_order(sites, swap)
+            hooks[module] = _identity_block
+    order = _swapped_order(blocks, swap)
     for position, name in order.items():
         if position != name:
             hooks[modules[position]] = _runs_instead(modules[name])
@@ -160,31 +127,30 @@ def lesioned(model: nn.Module, remove: Iterable[str] = (),
         yield model
 
 
-def _swapped_order(sites: dict[str, BlockSite], swap: list[tuple[str, str]]) -> dict[str, str]:
+def _swapped_order(blocks: dict[str, BlockLayout], swap: list[tuple[str, str]]) -> dict[str, str]:
     """Position -> the block that runs there, after the swaps (in the order given)."""
-    order = {name: name for name in sites}
+    order = {name: name for name in blocks}
     for first, second in swap:
         for name in (first, second):
-            site = _site(sites, name)
-            if site.changes_shape:
+            if _block(blocks, name).shape_changes:
                 raise ValueError(f"{name} changes the shape of its input, so it fits nowhere else; "
                                  "swap blocks that keep the shape, within one stage")
-        if sites[first].stage != sites[second].stage:
+        if blocks[first].stage != blocks[second].stage:
             raise ValueError(f"{first} and {second} are in different stages (different shapes); "
                              "swap blocks of one stage")
         order[first], order[second] = order[second], order[first]
     return order
 
 
-def _site(sites: dict[str, BlockSite], name: str) -> BlockSite:
-    if name not in sites:
-        names = list(sites)
+def _block(blocks: dict[str, BlockLayout], name: str) -> BlockLayout:
+    if name not in blocks:
+        names = list(blocks)
         raise ValueError(f"unknown block {name!r}; this net's blocks are {names[0]} ... {names[-1]}")
-    return sites[name]
+    return blocks[name]
 
 
-def _names(sites: Iterable[BlockSite]) -> str:
-    names = [site.name for site in sites]
+def _names(blocks: Iterable[BlockLayout]) -> str:
+    names = [block.path for block in blocks]
     return ", ".join(names) if len(names) <= 6 else f"{', '.join(names[:3])}, ... {names[-1]}"
 
 
@@ -235,7 +201,7 @@ class LesionStudy:
 
     Attributes:
         model_name: e.g. ``"ResNet-56 (A)"``.
-        blocks: the net's blocks in forward order.
+        blocks: the net's blocks in forward order (its ``config.layout.blocks``).
         base_error: the error of the intact net.
         single_block_error: one per block, the error with that block alone removed (``nan``
             where it cannot be removed: a plain block that changes the shape).
@@ -252,7 +218,7 @@ class LesionStudy:
     """
 
     model_name: str
-    blocks: list[BlockSite]
+    blocks: tuple[BlockLayout, ...]
     base_error: float
     single_block_error: np.ndarray
     removed_counts: np.ndarray
@@ -269,12 +235,12 @@ class LesionStudy:
 
     @property
     def block_names(self) -> list[str]:
-        return [block.name for block in self.blocks]
+        return [block.path for block in self.blocks]
 
     @property
     def downsampling(self) -> np.ndarray:
         """True for the blocks that change the shape (the first block of stages 2, 3, ...)."""
-        return np.array([block.changes_shape for block in self.blocks])
+        return np.array([block.shape_changes for block in self.blocks])
 
     def single_block_summary(self) -> dict[str, float]:
         """Mean and largest error with one block removed, apart and at the downsampling blocks."""
@@ -300,6 +266,7 @@ class LesionStudy:
                 f"random removals {removed}; chance {self.chance_error:.3f})")
 
 
+@follows_thread_policy
 def lesion_study(
     model: nn.Module,
     images: torch.Tensor,
@@ -335,12 +302,12 @@ def lesion_study(
     draws = check_whole_number("draws", draws, minimum=1)
     seed = check_whole_number("seed", seed, minimum=0)
     batch_size = check_whole_number("batch_size", batch_size, minimum=1)
-    sites = network_blocks(model)
-    candidates = [site.name for site in sites if site.removable]
+    blocks = network_blocks(model)
+    candidates = [block.path for block in blocks if removable(block)]
     max_removed = min(max_removed, len(candidates))
-    pairs = _swappable_pairs(sites)
+    pairs = _swappable_pairs(blocks)
     max_swaps = min(max_swaps, len(pairs))
-    removed_sets = [[()] * draws] + [[random_blocks(candidates, sites, k, draw, seed) for draw in range(draws)]
+    removed_sets = [[()] * draws] + [[random_blocks(candidates, blocks, k, draw, seed) for draw in range(draws)]
                                      for k in range(1, max_removed + 1)]
     rng = np.random.default_rng([seed, 1])
     swap_pairs = [[()] * draws] + [
@@ -349,7 +316,7 @@ def lesion_study(
 
     from tqdm.auto import tqdm
 
-    total = 1 + len(sites) + draws * (max_removed + max_swaps)
+    total = 1 + len(blocks) + draws * (max_removed + max_swaps)
     started = time.perf_counter()
     with computing_on(model, device) as target, as_found(model, training=False):
         images, labels = images.to(target), labels.to(target)
@@ -363,10 +330,10 @@ def lesion_study(
 
         try:
             base = error()
-            single = np.full(len(sites), np.nan)
-            for index, site in enumerate(sites):
-                if site.removable:
-                    single[index] = error(remove=[site.name])
+            single = np.full(len(blocks), np.nan)
+            for index, block in enumerate(blocks):
+                if removable(block):
+                    single[index] = error(remove=[block.path])
                 else:
                     bar.update(1)
             removed = np.array([[base] * draws] + [[error(remove=chosen) for chosen in row]
@@ -375,11 +342,11 @@ def lesion_study(
                                                    for row in swap_pairs[1:]])
         finally:
             bar.close()
-    names = [site.name for site in sites]
-    tau = np.array([[_kendall_tau(names, _swapped_order({s.name: s for s in sites}, list(chosen)))
-                     for chosen in row] for row in swap_pairs])
+    by_path = {block.path: block for block in blocks}
+    tau = np.array([[_kendall_tau(list(by_path), _swapped_order(by_path, list(chosen))) for chosen in row]
+                    for row in swap_pairs])
     return LesionStudy(
-        model_name=model_name(model), blocks=sites, base_error=base, single_block_error=single,
+        model_name=model_name(model), blocks=blocks, base_error=base, single_block_error=single,
         removed_counts=np.arange(max_removed + 1), removed_error=removed.reshape(max_removed + 1, draws),
         removed_sets=removed_sets, swap_counts=np.arange(max_swaps + 1),
         swap_error=swapped.reshape(max_swaps + 1, draws), swap_kendall_tau=tau,
@@ -393,26 +360,26 @@ def random_removal(model: nn.Module, count: int, draw: int = 0, seed: int = 0) -
     Explorers use it to show and re-measure the study's own draws. Two nets with the same
     removable blocks (two ResNets of one depth, say) get the same draws.
     """
-    sites = network_blocks(model)
-    candidates = [site.name for site in sites if site.removable]
+    blocks = network_blocks(model)
+    candidates = [block.path for block in blocks if removable(block)]
     count = check_whole_number("count", count, minimum=0, maximum=len(candidates))
     draw = check_whole_number("draw", draw, minimum=0)
     seed = check_whole_number("seed", seed, minimum=0)
-    return random_blocks(candidates, sites, count, draw, seed)
+    return random_blocks(candidates, blocks, count, draw, seed)
 
 
-def random_blocks(candidates: list[str], sites: Sequence[BlockSite], count: int, draw: int,
-                seed: int) -> tuple[str, ...]:
+def random_blocks(candidates: list[str], blocks: Sequence[BlockLayout], count: int, draw: int,
+                  seed: int) -> tuple[str, ...]:
     """``count`` of the ``candidates``, in forward order; one fixed draw for each (seed, count, draw)."""
     rng = np.random.default_rng([seed, count, draw])
     chosen = set(rng.choice(candidates, size=count, replace=False).tolist())
-    return tuple(site.name for site in sites if site.name in chosen)
+    return tuple(block.path for block in blocks if block.path in chosen)
 
 
-def _swappable_pairs(sites: Sequence[BlockSite]) -> list[tuple[str, str]]:
+def _swappable_pairs(blocks: Sequence[BlockLayout]) -> list[tuple[str, str]]:
     """Every pair of same-stage blocks that keep the shape."""
-    keep = [site for site in sites if not site.changes_shape]
-    return [(a.name, b.name) for i, a in enumerate(keep) for b in keep[i + 1:] if a.stage == b.stage]
+    keep = [block for block in blocks if not block.shape_changes]
+    return [(a.path, b.path) for i, a in enumerate(keep) for b in keep[i + 1:] if a.stage == b.stage]
 
 
 def _kendall_tau(names: list[str], order: dict[str, str]) -> float:

@@ -30,6 +30,7 @@ from ._model_state import as_found
 from .checks import check_images, check_labels, check_model, check_whole_number, model_name
 from .device import computing_on
 from .lesion import _block_modules, network_blocks
+from .speed import follows_thread_policy
 
 
 def path_length_distribution(num_blocks: int) -> np.ndarray:
@@ -90,6 +91,7 @@ class PathGradients:
                 f"{self.num_blocks // 2} long)")
 
 
+@follows_thread_policy
 def path_gradients(
     model: nn.Module,
     images: torch.Tensor,
@@ -118,11 +120,11 @@ def path_gradients(
     labels = check_labels(model, images, labels)
     samples = check_whole_number("samples", samples, minimum=1)
     seed = check_whole_number("seed", seed, minimum=0)
-    sites = network_blocks(model)
-    if not all(site.residual for site in sites):
+    blocks = network_blocks(model)
+    if any(block.shortcut is None for block in blocks):
         raise ValueError(f"{model_name(model)} has no shortcuts, so it has one path only; path "
                          "gradients need a ResNet (shortcut 'A', 'B' or 'C')")
-    count = len(sites)
+    count = len(blocks)
     lengths = list(range(count + 1)) if lengths is None else [
         check_whole_number("each path length", length, minimum=0, maximum=count) for length in lengths]
     if not lengths:

@@ -40,6 +40,7 @@ from torch import nn
 from ._model_state import as_found, use_batch_statistics
 from .checks import check_images, check_model, check_whole_number, model_name
 from .device import computing_on
+from .speed import follows_thread_policy
 from .fully_connected import FAMILIES, FullyConnectedNet, fully_connected_net
 from .models import ModelConfig, build_model
 
@@ -62,6 +63,7 @@ class GradientAlongLine:
     output: np.ndarray
 
 
+@follows_thread_policy
 def gradient_along_line(
     model: nn.Module,
     start,
@@ -209,6 +211,7 @@ class ShatteredGradients:
                 f"{len(self.positions)} points; lag-1 correlation:\n{self.table()})")
 
 
+@follows_thread_policy
 def shattered_gradients(
     setting: str = "fully_connected",
     depths: Sequence[int] | None = None,

@@ -6,11 +6,11 @@ import torch
 
 import resnet_explorer as rx
 from resnet_explorer.lesion import (
-    BlockSite,
     lesion_study,
     lesioned,
     network_blocks,
     random_removal,
+    removable,
     test_error,
 )
 
@@ -44,22 +44,22 @@ def capture(module):
 # --------------------------------------------------------------------------------------------
 
 def test_network_blocks_lists_blocks_in_forward_order_with_the_downsampling_ones():
-    sites = network_blocks(small_net(20))
-    assert [s.name for s in sites][:4] == ["stage1.block1", "stage1.block2", "stage1.block3", "stage2.block1"]
-    assert len(sites) == 9
-    assert [s.name for s in sites if s.changes_shape] == ["stage2.block1", "stage3.block1"]
-    assert all(site.residual and site.removable for site in sites)
+    blocks = network_blocks(small_net(20))
+    assert [b.path for b in blocks][:4] == ["stage1.block1", "stage1.block2", "stage1.block3", "stage2.block1"]
+    assert len(blocks) == 9
+    assert [b.path for b in blocks if b.shape_changes] == ["stage2.block1", "stage3.block1"]
+    assert all(block.shortcut is not None and removable(block) for block in blocks)
 
 
 def test_a_plain_net_cannot_lose_its_downsampling_blocks():
-    sites = network_blocks(small_net(20, "none"))
-    assert [s.name for s in sites if not s.removable] == ["stage2.block1", "stage3.block1"]
-    assert not any(site.residual for site in sites)
+    blocks = network_blocks(small_net(20, "none"))
+    assert [b.path for b in blocks if not removable(b)] == ["stage2.block1", "stage3.block1"]
+    assert all(block.shortcut is None for block in blocks)
 
 
 def test_option_c_projections_on_blocks_that_keep_the_shape_are_not_downsampling():
-    sites = network_blocks(small_net(14, "C"))
-    assert [s.name for s in sites if s.changes_shape] == ["stage2.block1", "stage3.block1"]
+    blocks = network_blocks(small_net(14, "C"))
+    assert [b.path for b in blocks if b.shape_changes] == ["stage2.block1", "stage3.block1"]
 
 
 def test_a_dense_net_is_refused_with_the_reason():
@@ -267,4 +267,3 @@ def test_every_block_class_names_its_branch_output():
             model = rx.build_model(depth, "B", family, **options)
             block = model.stage1[0]
             assert isinstance(getattr(block, block.branch_output), torch.nn.Module)
-    assert BlockSite("stage1.block1", 1, residual=False, changes_shape=True).removable is False

@@ -31,20 +31,20 @@ def test_a_random_draw_removes_that_many_blocks_from_every_net(nets_and_data):
             assert explorer.errors[label] == test_error(model, images, labels)
     markers = [trace for trace in explorer.figure.data if trace.mode == "markers"]
     assert [trace.x[0] for trace in markers] == [3, 3]
-    assert "Removed (random draw 1)" in explorer.status.value
+    assert "Removed (random draw 1)" in explorer.summary.value
 
 
 def test_moving_a_slider_draws_again_and_a_button_removes_one_block_by_hand(nets_and_data):
     nets, images, labels = nets_and_data
     explorer = LesionExplorer(nets, images, labels)
-    assert explorer.removed == () and "none" in explorer.status.value
+    assert explorer.removed == () and "none" in explorer.summary.value
     explorer.controls["removed_count"].value = 2
     first = explorer.removed
     explorer.controls["draw"].value = 5
     assert len(explorer.removed) == 2 and explorer.removed != first
     explorer.buttons["stage3.block3"].value = not explorer.buttons["stage3.block3"].value
     assert ("stage3.block3" in explorer.removed) == explorer.buttons["stage3.block3"].value
-    assert "chosen by hand" in explorer.status.value
+    assert "chosen by hand" in explorer.summary.value
     assert explorer.last_update_seconds < 5
 
 

@@ -53,7 +53,7 @@ def block_deletion_figure(
     figure = go.Figure()
     longest = max(studies, key=lambda study: len(study.blocks))
     for index, block in enumerate(longest.blocks, start=1):
-        if block.changes_shape:
+        if block.shape_changes:
             figure.add_vrect(x0=index - 0.5, x1=index + 0.5, fillcolor="#BBBBBB", opacity=0.35,
                              line_width=0, layer="below")
     for study, series in zip(studies, styles):

@@ -29,9 +29,10 @@ from ..checks import check_images, check_labels, check_model, model_name
 from ..figures import style
 from ..figures.lesion import removal_figure
 from ..figures.live import LiveFigureWidget, update_in_place
-from ..lesion import random_blocks, lesioned, network_blocks, test_error
+from ..lesion import lesioned, network_blocks, random_blocks, removable, test_error
 from ..speed import thread_limit
-from .scenarios import Explorer, InvalidStateError
+from .explorer import Explorer, InvalidStateError
+from .look import status_html, text_html
 
 DRAWS = 10
 
@@ -41,7 +42,7 @@ class LesionExplorer(Explorer):
 
     Args:
         models: ``{name: model}`` or a list of models (named by their config), e.g. a trained
-            plain-56 and ResNet-56. Nets with the same blocks share the block grid.
+            plain-56 and ResNet-56. They must have the same blocks (they share the grid).
         images, labels: what the error is measured on (a few hundred test images keep each
             update under a second; ``benchmarks/bench_why_resnets_train.py`` measures it).
         studies: ``LesionStudy`` results to draw behind the current lesion (optional).
@@ -50,6 +51,9 @@ class LesionExplorer(Explorer):
             lose (a plain net cannot lose its downsampling blocks).
         threads: torch threads while measuring (``None``: torch's setting).
         large: projector-sized fonts (default: the figures' current theme).
+
+    The block buttons are the view of ``removed`` (the blocks removed now); a scenario saves
+    the two sliders, not blocks chosen by hand.
     """
 
     CONTROL_NAMES = ("removed_count", "draw")
@@ -68,26 +72,18 @@ class LesionExplorer(Explorer):
         threads: int | None = None,
         large: bool | None = None,
     ):
-        super().__init__()
+        super().__init__(large)
         self.models = self._named_models(models)
         first = next(iter(self.models.values()))
         self.images = check_images(first, images)
         self.labels = check_labels(first, self.images, labels)
-        for model in self.models.values():
-            check_images(model, self.images)
         self.studies = list(studies) if isinstance(studies, Sequence) else [studies]
         self.seed, self.batch_size, self.threads = seed, batch_size, threads
-        self.large = style.theme(large).font_size > 16 if large is None else large
-        self.sites = network_blocks(first)
-        names = [site.name for site in self.sites]
-        for label, model in self.models.items():
-            if [site.name for site in network_blocks(model)] != names:
-                raise ValueError(f"the nets must have the same blocks to share one grid; {label} differs "
-                                 f"from {next(iter(self.models))}")
-        blocks = {label: {site.name: site for site in network_blocks(model)}
-                  for label, model in self.models.items()}
-        self.candidates = [name for name in names if all(blocks[label][name].removable for label in blocks)]
-        self.blocks = blocks
+        self.blocks = network_blocks(first)
+        self.can_remove = {label: {block.path: removable(block) for block in self._blocks_of(label, model)}
+                          for label, model in self.models.items()}
+        self.candidates = [block.path for block in self.blocks
+                           if all(self.can_remove[label][block.path] for label in self.models)]
         self.removed: tuple[str, ...] = ()
         self.errors: dict[str, float] = {}
         self.messages: list[str] = []
@@ -95,34 +91,31 @@ class LesionExplorer(Explorer):
         self._cache: dict[tuple[str, tuple[str, ...]], float] = {}
         self._syncing = False
 
+        slider_style = {"description_width": "150px"}
         self.add_controls({
             "removed_count": widgets.IntSlider(
                 value=0, min=0, max=len(self.candidates), description="blocks removed",
-                continuous_update=False, layout=widgets.Layout(width="560px"),
-                style={"description_width": "140px"}),
+                continuous_update=False, layout=widgets.Layout(width="560px"), style=slider_style),
             "draw": widgets.IntSlider(
                 value=0, min=0, max=DRAWS - 1, description="random draw", continuous_update=False,
-                layout=widgets.Layout(width="560px"), style={"description_width": "140px"}),
+                layout=widgets.Layout(width="560px"), style=slider_style),
         })
-        self.buttons = {name: self._block_button(site) for name, site in zip(names, self.sites)}
-        stages = sorted({site.stage for site in self.sites})
+        self.buttons = {block.path: self._block_button(block) for block in self.blocks}
         grid = widgets.VBox([
-            widgets.HBox([widgets.Label(f"stage {stage}", layout=widgets.Layout(width="80px"))]
-                         + [self.buttons[site.name] for site in self.sites if site.stage == stage],
+            widgets.HBox([widgets.Label(f"stage {stage.index}", layout=widgets.Layout(width="90px"))]
+                         + [self.buttons[block.path] for block in stage.blocks],
                          layout=widgets.Layout(flex_flow="row wrap"))
-            for stage in stages])
+            for stage in first.config.layout.stages])
+        self.summary = widgets.HTML()
         self.status = widgets.HTML()
         width, height = style.figure_size("panel", large=self.large)
         self.figure = LiveFigureWidget(layout=dict(width=int(width * 1.6), height=height))
-        self.widget = widgets.VBox([
-            widgets.HTML(self._css()), self.controls["removed_count"], self.controls["draw"],
-            widgets.HTML("<b>Which blocks</b> (pressed = removed; click to remove or restore one; "
-                         "⇣ marks a downsampling block)"),
-            grid, self.status, self.figure])
-        self.widget.add_class("rx-explorer")
-        with self.hold_refresh():
-            self._stale = True
-            self.set_state({"controls": {"removed_count": removed_count, "draw": draw}})
+        self.widget = self._box([
+            self.controls["removed_count"], self.controls["draw"],
+            widgets.HTML(text_html("<b>Which blocks</b>: pressed = removed; click one to remove or "
+                                   "restore it; ⇣ marks a downsampling block", kind="caption")),
+            grid, self.summary, self.status, self.figure])
+        self._start({"removed_count": removed_count, "draw": draw})
 
     # -- setting up ---------------------------------------------------------------------------
 
@@ -144,18 +137,21 @@ class LesionExplorer(Explorer):
             check_model(model, needs_config=True, what="LesionExplorer")
         return named
 
-    def _block_button(self, site) -> widgets.ToggleButton:
-        label = site.name.replace("stage", "").replace(".block", ".") + (" ⇣" if site.changes_shape else "")
-        button = widgets.ToggleButton(value=False, description=label, tooltip=site.name,
-                                      layout=widgets.Layout(width="64px"))
-        button.observe(lambda change, name=site.name: self._on_block_clicked(name, change["new"]),
+    def _blocks_of(self, label: str, model: nn.Module):
+        blocks = network_blocks(model)
+        if [block.path for block in blocks] != [block.path for block in self.blocks]:
+            raise ValueError(f"the nets must have the same blocks to share one grid; {label} differs "
+                             f"from {next(iter(self.models))}")
+        check_images(model, self.images)
+        return blocks
+
+    def _block_button(self, block) -> widgets.ToggleButton:
+        label = f"{block.stage}.{block.name.removeprefix('block')}" + (" ⇣" if block.shape_changes else "")
+        button = widgets.ToggleButton(value=False, description=label, tooltip=block.path,
+                                      layout=widgets.Layout(width="72px"))
+        button.observe(lambda change, path=block.path: self._on_block_clicked(path, change["new"]),
                        names="value")
         return button
-
-    def _css(self) -> str:
-        size = "20px" if self.large else "14px"
-        return (f"<style>.rx-explorer .widget-label, .rx-explorer .widget-readout, .rx-explorer label, "
-                f".rx-explorer button {{font-size: {size};}}</style>")
 
     def check_value(self, name: str, value):
         if name == "removed_count" and isinstance(value, int) and not isinstance(value, bool) \
@@ -167,19 +163,19 @@ class LesionExplorer(Explorer):
 
     # -- which blocks -------------------------------------------------------------------------
 
-    def _on_block_clicked(self, name: str, pressed: bool) -> None:
+    def _on_block_clicked(self, path: str, pressed: bool) -> None:
         if self._syncing:
             return
-        removed = set(self.removed) | {name} if pressed else set(self.removed) - {name}
-        self.removed = tuple(site.name for site in self.sites if site.name in removed)
+        removed = set(self.removed) | {path} if pressed else set(self.removed) - {path}
+        self.removed = tuple(block.path for block in self.blocks if block.path in removed)
         self._measure_and_draw(by_hand=True)
 
     def _show_removed(self) -> None:
         self._syncing = True
         try:
-            for name, button in self.buttons.items():
-                button.value = name in self.removed
-                button.button_style = "danger" if name in self.removed else ""
+            for path, button in self.buttons.items():
+                button.value = path in self.removed
+                button.button_style = "danger" if path in self.removed else ""
         finally:
             self._syncing = False
 
@@ -188,7 +184,7 @@ class LesionExplorer(Explorer):
     def refresh(self) -> None:
         """A new random draw of ``removed_count`` blocks, then measure and draw."""
         count, draw = self.controls["removed_count"].value, self.controls["draw"].value
-        self.removed = random_blocks(self.candidates, self.sites, count, draw, self.seed)
+        self.removed = random_blocks(self.candidates, self.blocks, count, draw, self.seed)
         self._measure_and_draw(by_hand=False)
 
     def _measure_and_draw(self, by_hand: bool) -> None:
@@ -210,7 +206,7 @@ class LesionExplorer(Explorer):
         key = (label, self.removed)
         if key not in self._cache:
             model = self.models[label]
-            unremovable = [name for name in self.removed if not self.blocks[label][name].removable]
+            unremovable = [path for path in self.removed if not self.can_remove[label][path]]
             if unremovable:
                 self.messages.append(f"{label} cannot run without {', '.join(unremovable)} (a plain block "
                                      "that changes the shape)")
@@ -226,12 +222,10 @@ class LesionExplorer(Explorer):
         return self._cache[key]
 
     def _write_status(self, by_hand: bool) -> None:
-        removed = ", ".join(name.replace("stage", "").replace(".block", ".") for name in self.removed) or "none"
+        removed = ", ".join(path.replace("stage", "").replace(".block", ".") for path in self.removed) or "none"
         how = "chosen by hand" if by_hand else f"random draw {self.controls['draw'].value}"
-        parts = [f"<b>{html.escape(label)}</b>: {error:.1%}" if np.isfinite(error)
-                 else f"<b>{html.escape(label)}</b>: cannot run" for label, error in self.errors.items()]
-        lines = [f"Removed ({how}): {html.escape(removed)}",
-                 "Test error on " f"{len(self.images)} images: " + " · ".join(parts)
-                 + f" <span style='color:#666'>({self.last_update_seconds:.2f} s)</span>"]
-        lines += [f"<span style='color:#B00020'>⚠ {html.escape(message)}</span>" for message in self.messages]
-        self.status.value = "<br>".join(lines)
+        errors = " · ".join(f"<b>{html.escape(label)}</b> {error:.1%}" if np.isfinite(error)
+                            else f"<b>{html.escape(label)}</b> cannot run" for label, error in self.errors.items())
+        self.summary.value = text_html(f"Removed ({how}): {html.escape(removed)}<br>"
+                                       f"Test error on {len(self.images)} images: {errors}")
+        self.status.value = status_html(self.messages, f"updated in {self.last_update_seconds:.2f} s")
