@@ -129,9 +129,10 @@ class LossLandscape:
 
     def __repr__(self) -> str:
         shape = f"{len(self.x)} points" if self.y is None else f"{len(self.y)}x{len(self.x)} grid"
+        minima = self.local_minima()
         return (f"LossLandscape({self.model_name}, {self.kind}, {shape} from {self.x[0]:g} to "
                 f"{self.x[-1]:g}, {self.images} images: loss {self.center_loss:.3f} at the centre, "
-                f"{np.nanmax(self.loss):.3g} at most; {self.local_minima()} local minima, "
+                f"{np.nanmax(self.loss):.3g} at most; {minima} local minim{'um' if minima == 1 else 'a'}, "
                 f"{self.convex_fraction():.0%} convex ({self.convex_fraction(math.log(10)):.0%} where "
                 f"the loss is below ln 10); {self.seconds:.0f} s)")
 
