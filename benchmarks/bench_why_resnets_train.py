@@ -144,8 +144,8 @@ def main() -> None:
                 report(f"lesion study, {label}", timer, bare_passes(net, images, labels, evaluations), None,
                        f"{evaluations} evaluations x 500 images")
             with Timer() as timer:
-                rx.path_gradients(resnet, train_images[:32], train_labels[:32], samples=4, progress=False)
-            report("path gradients, ResNet-56", timer, None, None, "28 lengths x 4 paths, 32 images")
+                rx.path_gradients(resnet, train_images[:32], train_labels[:32], samples=6, progress=False)
+            report("path gradients, ResNet-56", timer, None, None, "28 lengths x 6 paths, 32 images")
             with Timer() as timer:
                 rx.shattered_gradients(progress=False)
             report("shattered gradients, fully connected", timer, None, None, "4 depths x 2 x 3 seeds")

@@ -75,7 +75,7 @@ def block_deletion_figure(
     step = max(1, len(names) // 14)
     subtitle = (f"dashed: intact; grey bands: downsampling blocks; {longest.images} test images")
     figure.update_layout(**style.base_layout("curves", title, width, height, large, subtitle),
-                         legend=dict(x=0.01, xanchor="left", y=0.55, yanchor="middle"),
+                         legend=dict(x=0.99, xanchor="right", y=0.55, yanchor="middle"),
                          margin=dict(t=2 * look.title_size + look.font_size + 30))
     figure.update_xaxes(title_text="block removed (stage.block)", tickmode="array",
                         tickvals=np.arange(1, len(names) + 1)[::step],
