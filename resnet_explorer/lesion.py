@@ -40,6 +40,7 @@ from .checks import (
     model_name,
 )
 from .device import computing_on
+from .hooks import hooked
 from .layout import BlockLayout
 from .speed import follows_thread_policy
 
@@ -123,7 +124,7 @@ def lesioned(model: nn.Module, remove: Iterable[str] = (),
     for position, name in order.items():
         if position != name:
             hooks[modules[position]] = _runs_instead(modules[name])
-    with as_found(model, hooks=hooks):
+    with hooked(model, hooks):
         yield model
 
 
@@ -215,6 +216,8 @@ class LesionStudy:
         chance_error: the error of guessing, 1 - 1/classes.
         images: how many images each error is measured on.
         seconds: how long the study took.
+        seed: the seed of the random draws.
+        swap_pairs: the pairs swapped in each draw, ``swap_pairs[k][draw]``.
     """
 
     model_name: str
@@ -245,12 +248,12 @@ class LesionStudy:
     def single_block_summary(self) -> dict[str, float]:
         """Mean and largest error with one block removed, apart and at the downsampling blocks."""
         errors = self.single_block_error
-        plain_blocks = ~self.downsampling & np.isfinite(errors)
+        other = ~self.downsampling & np.isfinite(errors)
         down = self.downsampling & np.isfinite(errors)
         return {
             "base": self.base_error,
-            "mean_other": float(errors[plain_blocks].mean()) if plain_blocks.any() else float("nan"),
-            "max_other": float(errors[plain_blocks].max()) if plain_blocks.any() else float("nan"),
+            "mean_other": float(errors[other].mean()) if other.any() else float("nan"),
+            "max_other": float(errors[other].max()) if other.any() else float("nan"),
             "mean_downsampling": float(errors[down].mean()) if down.any() else float("nan"),
             "not_removable": int((~np.isfinite(errors)).sum()),
         }

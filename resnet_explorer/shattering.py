@@ -118,9 +118,9 @@ def gradient_along_line(
                 values = outputs[:, target]
                 (gradient,) = torch.autograd.grad(values.sum(), inputs)
         derivative = (gradient * direction).flatten(1).sum(1)
-    positions = (line_start + t.view(-1, 1) * (line_end - line_start)).flatten(1)[:, 0] if scalar else t
+    positions = np.linspace(first, last, points) if scalar else t.double().numpy()
     name = model.name if isinstance(model, FullyConnectedNet) else model_name(model)
-    return GradientAlongLine(name, positions.numpy(), derivative.detach().cpu().double().numpy(),
+    return GradientAlongLine(name, positions, derivative.detach().cpu().double().numpy(),
                              values.detach().cpu().double().numpy())
 
 
