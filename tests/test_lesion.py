@@ -267,3 +267,16 @@ def test_every_block_class_names_its_branch_output():
             model = rx.build_model(depth, "B", family, **options)
             block = model.stage1[0]
             assert isinstance(getattr(block, block.branch_output), torch.nn.Module)
+
+
+def test_the_shipped_resnet56_hardly_notices_a_middle_block_gone_and_plain56_collapses():
+    """Lesson 09's claim on the shipped 56-layer nets (Veit et al. 2016, Fig. 3), on 200 test images."""
+    data = rx.load_dataset(image_size=16)
+    images, labels = data.test_images[:200], data.test_labels[:200]
+    resnet, plain = (rx.load_checkpoint(f"{name}56-fashion-mnist-long").eval() for name in ("resnet", "plain"))
+    intact = {net: test_error(net, images, labels) for net in (resnet, plain)}
+    for block in ("stage2.block5", "stage3.block5"):
+        with lesioned(resnet, remove=[block]):
+            assert test_error(resnet, images, labels) < intact[resnet] + 0.05
+        with lesioned(plain, remove=[block]):
+            assert test_error(plain, images, labels) > 0.6

@@ -90,3 +90,13 @@ def test_path_gradients_says_what_is_wrong():
         path_gradients(small_resnet(), images, labels, samples=0, progress=False)
     with pytest.raises(ValueError, match="labels must lie in 0..9"):
         path_gradients(small_resnet(), images, labels + 10, progress=False)
+
+
+def test_in_the_shipped_resnet56_longer_paths_carry_far_less_gradient():
+    """Veit et al. 2016, Fig. 6b, on the shipped ResNet-56 (lesson 09): 10x less every 2 or 3 branches."""
+    data = rx.load_dataset(image_size=16)
+    model = rx.load_checkpoint("resnet56-fashion-mnist-long")
+    result = path_gradients(model, data.train_images[:16], data.train_labels[:16], lengths=[0, 9, 18, 27],
+                            samples=2, progress=False)
+    means = result.mean_gradient_norm
+    assert all(later < earlier / 100 for earlier, later in zip(means, means[1:]))
