@@ -29,6 +29,7 @@ from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundEr
 from .device import default_device
 from .environment_check import check_environment, fast_mode
 from .fully_connected import fully_connected_net
+from .history import History
 from .landscape import LossLandscape, loss_landscape
 from .lesion import LesionStudy, lesion_study, lesioned
 from .models import ModelConfig, ResNet, build_model
@@ -36,10 +37,11 @@ from .paths import PathGradients, path_gradients
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
+from .schedules import Schedule
 from .shattering import GradientAlongLine, ShatteredGradients, gradient_along_line, shattered_gradients
 from .speed import thread_policy
 from .torchvision_compat import from_torchvision
-from .training import History, Schedule, compare, train
+from .training import compare, train
 
 __all__ = [
     "DATASET_NAMES",

@@ -24,6 +24,7 @@ guide, and guided backprop equals the plain gradient.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -34,16 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attribution_methods import ATTRIBUTION_METHODS, GUIDED_BACKPROP, METHODS, normalize_method_name
-from .checks import check_whole_number
-from .device import model_device
+from .attribution_methods import ATTRIBUTION_METHODS, METHODS, normalize_method_name
+from .checks import check_images, check_model, check_whole_number, model_name
+from .device import computing_on
+from .hooks import hooked
 from .speed import follows_thread_policy
-
-# attribute() checks guided backprop's ReLUs before it moves the model. Where it checks the model
-# and resolves Grad-CAM's layer it still names the two methods; that code is being rewritten for
-# the one compute-API contract (issue 12 item 3), after which it reads each entry's check_model
-# and takes_layer instead.
-_check_guided_backprop_relus = GUIDED_BACKPROP.check_model
 
 
 @dataclass(repr=False)
@@ -93,30 +89,6 @@ class Attribution:
         return f"Attribution({self.label}, {n} maps of {h}x{w}, target={self.target.tolist()})"
 
 
-def expected_in_channels(model: nn.Module) -> int | None:
-    """The channels the model's first layer takes: ``model.config.in_channels`` or the first conv's."""
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "in_channels"):
-        return int(config.in_channels)
-    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return None if first_conv is None else first_conv.in_channels
-
-
-def minimum_image_size(model: nn.Module) -> int:
-    """The smallest side an image can have so the last stage still sees at least 1x1 pixel.
-
-    CIFAR-family nets halve the image twice (8x8 maps in stage 3 from 32x32 inputs), the
-    ImageNet family five times (a 224x224 image becomes 7x7).
-    """
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "stage_blocks"):
-        return 1
-    halvings = len(config.stage_blocks) - 1
-    if getattr(config, "family", "cifar") == "imagenet":
-        halvings += 2  # the stride-2 7x7 conv and the max pool
-    return 2**halvings
-
-
 def layer_names(model: nn.Module) -> list[str]:
     """The names Grad-CAM's ``layer`` accepts in short form: ``stem``, ``stage1``, ... ."""
     names = [name for name, _ in model.named_children() if name == "stem" or name.startswith("stage")]
@@ -150,68 +122,9 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str,
     example = next((n for n in modules if n.count(".") == 1), "")
     hint = f", e.g. {example!r}" if example else ""
     raise ValueError(
-        f"unknown layer {layer!r} for {_model_name(model)}; use a stage name ({stages}) or any "
+        f"unknown layer {layer!r} for {model_name(model)}; use a stage name ({stages}) or any "
         f"module name from model.named_modules(){hint}"
     )
-
-
-def check_images(
-    model: nn.Module, images: torch.Tensor, image_size: int | tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Validate ``images`` for ``model`` and return them as an (N, C, H, W) float tensor.
-
-    A single image (C, H, W) is batched; a single grayscale image (H, W) too when the model
-    takes one channel. Raises ``ValueError`` saying what was given, what the model expects and
-    how to fix it.
-    """
-    fix = "pass standardized test images, e.g. dataset.test_images[:4], or a file through load_image(...)"
-    if not isinstance(images, torch.Tensor):
-        if isinstance(images, np.ndarray):
-            images = torch.from_numpy(images)
-        else:
-            raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {type(images).__name__}; {fix}")
-    channels = expected_in_channels(model)
-    if images.dim() == 2 and channels == 1:
-        images = images[None]
-    if images.dim() == 3:
-        images = images[None]
-    if images.dim() != 4:
-        raise ValueError(
-            f"images must have shape (N, C, H, W) or (C, H, W), got shape {tuple(images.shape)}; {fix}"
-        )
-    if not torch.is_floating_point(images):
-        raise ValueError(
-            f"images are {images.dtype}, but the model expects standardized floats "
-            "(mean 0, std 1 per channel); load_image(...) or dataset.test_images give those"
-        )
-    n, c, h, w = images.shape
-    if n == 0:
-        raise ValueError("images is an empty batch; pass at least one image, e.g. dataset.test_images[:1]")
-    if channels is not None and c != channels:
-        kind = {1: "grayscale", 3: "RGB"}
-        raise ValueError(
-            f"images have {c} channel(s) (shape {tuple(images.shape)}), but {_model_name(model)} expects "
-            f"{channels} ({kind.get(channels, 'channels')}); use images of the model's dataset, e.g. "
-            f"dataset.test_images[:4], or load_image(file, in_channels={channels}, ...) to convert"
-        )
-    if image_size is not None:
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        if (h, w) != size:
-            raise ValueError(
-                f"images are {h}x{w}, but the model was trained on {size[0]}x{size[1]} images; resize "
-                f"them (load_image(file, ..., image_size={size[0]}) or torch.nn.functional.interpolate), "
-                "or use dataset.test_images"
-            )
-    smallest = minimum_image_size(model)
-    if min(h, w) < smallest:
-        raise ValueError(
-            f"images are {h}x{w}, too small for {_model_name(model)}: it halves the image until "
-            f"the last stage, so each side needs at least {smallest} pixels; resize them or use "
-            "dataset.test_images"
-        )
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or infinite values; check how they were made")
-    return images
 
 
 @follows_thread_policy
@@ -246,37 +159,29 @@ def attribute(
             ``nt_samples_batch_size`` (SmoothGrad); ``relu_attributions`` (Grad-CAM);
             ``window``, ``stride``, ``baseline``, ``perturbations_per_eval`` (occlusion).
 
-    The model runs in eval mode and gets its mode (and device) back afterwards; only the
-    inputs' gradients are computed, so no ``.grad`` is left on the model's parameters.
+    The model runs in eval mode; every module gets its mode back afterwards, and the model its
+    device. Only the inputs' gradients are computed, so no ``.grad`` is left on the model's
+    parameters.
     """
-    method = normalize_method_name(method)
-    images = check_images(model, images, image_size)
-    resolved = _resolve_options(method, options, images.shape)
-
-    original_device = model_device(model)
-    device = original_device if device is None else torch.device(device)
-    was_training = model.training
-    if method == "guided_backprop":
-        _check_guided_backprop_relus(model)
-    layer_name, layer_module = resolve_layer(model, layer) if method == "gradcam" else (None, None)
-    try:
-        model.eval()
-        if device != original_device:
-            model.to(device)
-        images = images.detach().to(device, torch.float32)
+    entry = ATTRIBUTION_METHODS[normalize_method_name(method)]
+    check_model(model, what="attribute")
+    images = check_images(model, images, image_size=image_size, allow_single=True)
+    resolved = _resolve_options(entry.name, options, images.shape)
+    if entry.check_model is not None:  # before anything moves or runs
+        entry.check_model(model)
+    layer_name, layer_module = resolve_layer(model, layer) if entry.takes_layer else (None, None)
+    with computing_on(model, device) as compute_device, hooked(model, training=False):
+        images = images.detach().to(compute_device, torch.float32)
         with torch.no_grad():
             probabilities = F.softmax(model(images), dim=1)
         predicted = probabilities.argmax(dim=1)
         target_tensor = _resolve_target(target, predicted, probabilities.shape[1])
-        raw, maps, delta = _run_method(model, images, method, target_tensor, layer_module, resolved)
-    finally:
-        if device != original_device:
-            model.to(original_device)
-        model.train(was_training)
+        raw, maps, delta = _run_method(model, images, entry.name, target_tensor, layer_module,
+                                       resolved)
 
     index = torch.arange(len(target_tensor), device=probabilities.device)
     return Attribution(
-        method=method,
+        method=entry.name,
         maps=maps.detach().float().cpu(),
         raw=raw.detach().cpu(),
         target=target_tensor.cpu(),
@@ -284,7 +189,7 @@ def attribute(
         probability=probabilities.max(dim=1).values.cpu(),
         target_probability=probabilities[index, target_tensor].cpu(),
         convergence_delta=None if delta is None else delta.detach().cpu(),
-        signed=ATTRIBUTION_METHODS[method].is_signed(resolved),
+        signed=entry.is_signed(resolved),
         layer=layer_name,
         options=resolved,
     )
@@ -296,12 +201,17 @@ def attribute_all(
     methods: Sequence[str] = METHODS,
     target: int | Sequence[int] | torch.Tensor | None = None,
     layer: str | nn.Module | None = None,
+    device: torch.device | str | None = None,
     **kwargs: Any,
 ) -> dict[str, Attribution]:
-    """``attribute`` for several methods at once: ``{method: Attribution}``."""
-    return {
-        normalize_method_name(m): attribute(model, images, m, target, layer, **kwargs) for m in methods
-    }
+    """``attribute`` for several methods at once: ``{method: Attribution}``.
+
+    With a ``device``, the model moves there once for all the methods, and back after.
+    """
+    check_model(model, what="attribute_all")
+    with computing_on(model, device):
+        return {normalize_method_name(m): attribute(model, images, m, target, layer, **kwargs)
+                for m in methods}
 
 
 def _run_method(model, images, method, target, layer_module, options):
@@ -342,13 +252,18 @@ def _resolve_target(target, predicted: torch.Tensor, num_classes: int) -> torch.
     return result
 
 
-def _model_name(model: nn.Module) -> str:
-    config = getattr(model, "config", None)
-    return getattr(config, "name", None) or type(model).__name__
-
-
 # ---------------------------------------------------------------------------------------------
 # Images from files
+
+#: The largest picture ``load_image`` opens: 50 megapixels (a phone camera's 48 fit). Larger
+#: ones, and files that only claim to be larger (a "decompression bomb" of a few bytes that
+#: would unpack to gigabytes), are refused before their pixels are decoded.
+MAX_PICTURE_PIXELS = 50_000_000
+#: The largest side ``load_image`` makes: ImageNet nets take 224, the lessons' nets 8 to 32; a
+#: 20,000-pixel side would take gigabytes.
+MAX_IMAGE_SIDE = 2048
+# Pillow modes of one channel deeper than 8 bits, and what their largest value means.
+_DEEP_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1.0}
 
 
 def load_image(
@@ -368,14 +283,20 @@ def load_image(
     is ``image_size`` and center-cropped to a square (to ``(H, W)`` if a pair is given), then
     standardized with the dataset's ``mean`` and ``std`` (in [0, 1] pixel units). ``name``
     (e.g. the uploaded file's) is used in error messages.
+
+    Pixels are scaled by the picture's depth: 8-bit values by 255, 16-bit ones (PNG) by 65,535,
+    and floating-point ones (TIFF) are taken as they are if they lie in [0, 1] (else refused).
+    Pictures of more than ``MAX_PICTURE_PIXELS`` and sides above ``MAX_IMAGE_SIDE`` are refused.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if in_channels not in (1, 3):
-        raise ValueError(f"load_image makes grayscale (in_channels=1) or RGB (3) images, not {in_channels} channels")
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"image_size must be a positive int or an (H, W) pair, got {image_size!r}")
+    if isinstance(in_channels, bool) or in_channels not in (1, 3):
+        raise ValueError(f"load_image makes grayscale (in_channels=1) or RGB (3) images, not {in_channels!r} channels")
+    sides = tuple(image_size) if isinstance(image_size, (tuple, list)) else (image_size, image_size)
+    if len(sides) != 2:
+        raise ValueError(f"image_size must be a whole number or an (H, W) pair, got {image_size!r}")
+    size = tuple(check_whole_number("image_size", side, minimum=1, maximum=MAX_IMAGE_SIDE)
+                 for side in sides)
     if isinstance(file, (bytes, bytearray, memoryview)):
         source, description = io.BytesIO(bytes(file)), name or f"the uploaded file ({len(bytes(file))} bytes)"
     elif isinstance(file, (str, PathLike)):
@@ -385,30 +306,68 @@ def load_image(
         source, description = path, name or str(path)
     else:
         source, description = file, name or "the file"
+    too_large = (f"{description} has more pixels than load_image opens ({MAX_PICTURE_PIXELS // 10**6} "
+                 "megapixels, e.g. 8000x6000): shrink it first")
     try:
-        with Image.open(source) as opened:
-            opened.load()
-            picture = ImageOps.exif_transpose(opened)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused just below
+            with Image.open(source) as opened:
+                width, height = opened.size
+                if width * height > MAX_PICTURE_PIXELS:
+                    raise ValueError(f"{too_large}; it is {width}x{height}")
+                opened.load()
+                picture = ImageOps.exif_transpose(opened)
+    except Image.DecompressionBombError:
+        raise ValueError(too_large) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if str(error).startswith(too_large):
+            raise
         reason = "" if isinstance(error, UnidentifiedImageError) else f" ({error})"
         raise ValueError(
             f"{description} is not an image PIL can read (PNG, JPEG, GIF, BMP, WebP, TIFF, ...){reason}"
         ) from None
 
-    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
-        rgba = picture.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        picture = Image.alpha_composite(background, rgba)
-    picture = picture.convert("L" if in_channels == 1 else "RGB")
+    if picture.mode in _DEEP_MODES:
+        picture = _unit_range_picture(picture, description)  # "F", values in [0, 1]
+        scale = 1.0
+    else:
+        if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+            rgba = picture.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            picture = Image.alpha_composite(background, rgba)
+        picture = picture.convert("L" if in_channels == 1 else "RGB")
+        scale = 255.0
     picture = ImageOps.fit(picture, (size[1], size[0]), method=Image.Resampling.BILINEAR)
 
-    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
+    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / scale)
     pixels = pixels[None] if pixels.dim() == 2 else pixels.permute(2, 0, 1)
+    if pixels.shape[0] != in_channels:  # a one-channel deep picture for an RGB net
+        pixels = pixels.expand(in_channels, -1, -1)
     mean_tensor = _per_channel(mean, in_channels, "mean")
     std_tensor = _per_channel(std, in_channels, "std")
     if (std_tensor <= 0).any():
         raise ValueError(f"std must be positive, got {std!r}")
     return ((pixels - mean_tensor) / std_tensor).contiguous()
+
+
+def _unit_range_picture(picture, description: str):
+    """A picture of more than 8 bits per pixel (16-bit PNG, float TIFF) as floats in [0, 1].
+
+    Converting it to 8 bits as Pillow does would clip a 16-bit picture (98% white) and round
+    a float one in [0, 1] to 0 or 1; so its values are scaled by the mode's depth instead.
+    """
+    from PIL import Image
+
+    values = np.asarray(picture, dtype=np.float64)
+    largest = _DEEP_MODES[picture.mode]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if not (np.isfinite(values).all() and low >= 0 and high <= largest):
+        if picture.mode == "F":
+            raise ValueError(f"{description} holds floating-point pixels from {low:g} to {high:g}; "
+                             "load_image takes floats in [0, 1] (scale them first)")
+        raise ValueError(f"{description} holds {picture.mode} pixels from {low:g} to {high:g}; "
+                         "load_image takes 8- or 16-bit pictures (16-bit: 0 to 65535)")
+    return Image.fromarray((values / largest).astype(np.float32))
 
 
 def _per_channel(value: Sequence[float] | float, channels: int, what: str) -> torch.Tensor:

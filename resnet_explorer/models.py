@@ -54,6 +54,10 @@ NAME_TAGS = {
 }
 
 
+#: The longest net name ``arguments_from_name`` reads (the longest real one has about 50).
+MAX_NAME_LENGTH = 200
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything that defines an architecture; ``build_model`` takes the same arguments.
@@ -153,6 +157,9 @@ def arguments_from_name(name: str, **fields) -> dict:
     """
     if not isinstance(name, str):
         raise TypeError(f"a net's name is text such as 'plain-20' or 'ResNet-56 (A)', not {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"a net's name is at most {MAX_NAME_LENGTH} characters ('plain-20', "
+                         f"'ResNet-56 (B), pre-act, no BN'); got one of {len(name)}")
     base, *tags = (part.strip() for part in name.split(","))
     arguments = _read_base(name, base)
     by_tag = {tag.lower(): (what, value) for tag, what, value in _name_tags()}
@@ -211,6 +218,8 @@ def validate_options(config: ModelConfig) -> None:
     ):
         if value not in allowed:
             raise _choice_error(what, value, allowed)
+    if config.preact is not True and config.preact is not False:
+        raise _choice_error("preact", config.preact, (True, False))
     if not isinstance(config.depth, int) or isinstance(config.depth, bool):
         raise ValueError(f"depth must be an integer, got {config.depth!r}")
     if config.family == "cifar" and not is_cifar_depth(config.depth):
@@ -229,9 +238,10 @@ def validate_options(config: ModelConfig) -> None:
         allowed = ", ".join(str(d) for d in IMAGENET_STAGES)
         raise ValueError(f"ImageNet depth {config.depth} is not one of {allowed}")
     for what, value in (("num_classes", config.num_classes), ("in_channels", config.in_channels)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    if config.width is not None and (not isinstance(config.width, int) or config.width < 1):
+    if config.width is not None and (not isinstance(config.width, int) or isinstance(config.width, bool)
+                                     or config.width < 1):
         raise ValueError(f"width must be a positive integer, got {config.width!r}")
 
 

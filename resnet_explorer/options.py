@@ -114,6 +114,13 @@ def nearest_cifar_depths(depth: int) -> tuple[int, int]:
     return below, above
 
 
+#: The deepest net that a file (a run cache entry, a teacher's scenario) may ask the package to
+#: build: ResNet-1202, the paper's deepest (Section 4.2, Table 6). It builds in about 3 s on one
+#: CPU core; a file that names a deeper net is damaged or a mistake, and building what it asks
+#: (a 1,000,004-layer net) would take minutes and then run out of memory.
+DEEPEST_NET = 1202
+
+
 def cifar_depths(smallest: int = 8, largest: int = 110) -> tuple[int, ...]:
     """The CIFAR depths 6n+2 from ``smallest`` to ``largest``; by default the explorers' choices,
     8 to 110 (ResNet-110)."""

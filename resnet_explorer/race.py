@@ -28,8 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .models import ModelConfig, arguments_from_name
+from .history import History
 from .run_cache import RunCache
-from .training import SCHEDULES, History, Schedule, compare, resolve_schedule
+from .schedules import SCHEDULES, Schedule, resolve_schedule
+from .training import compare
 
 #: The nets of Figs. 1 and 6 (Fashion-MNIST stands in for CIFAR-10).
 DEFAULT_CONFIGURATIONS = ("plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)")
@@ -75,7 +77,7 @@ class RaceProgress:
         if stopped or self.stop_requested:
             text = "Race stopped"
             if stopped:
-                text += (f": {stopped[-1].label} stopped at step {len(stopped[-1].steps):,} of "
+                text += (f": {stopped[-1].model_name} stopped at step {len(stopped[-1].steps):,} of "
                          f"{self.schedule.steps:,} (its curve is kept)")
             text += f"; {len(finished)} of {len(self.names)} nets finished."
         else:
@@ -83,7 +85,7 @@ class RaceProgress:
                     f"{time.monotonic() - self.started:.1f} s" + (f" ({cached} from the cache)." if cached else "."))
         diverged = [run for run in self.runs if run.status == "diverged"]
         for run in diverged:
-            text += f" {run.label} diverged: {run.message}."
+            text += f" {run.model_name} diverged: {run.message}."
         return text, bool(diverged)
 
 
@@ -99,14 +101,11 @@ class RaceRunner:
 
     def __init__(self, data, *, seed: int = 0, cache: RunCache | bool | None = True,
                  on_event: Listener | None = None):
-        if cache is not None and not isinstance(cache, (bool, RunCache)):
-            raise TypeError(f"cache must be a RunCache, True (the default cache) or None (no cache), "
-                            f"not {type(cache).__name__}")
         if not hasattr(data, "train_images"):
             raise TypeError(f"data must be a Dataset (load_dataset(...)), not {type(data).__name__}")
         self.data = data
         self.seed = seed
-        self.cache = RunCache() if cache is True else (cache or None)
+        self.cache = RunCache.resolve(cache)
         self.on_event = on_event
         self.current: RaceProgress | None = None  # the race in flight, or the last one
         self._histories: list[History] = []
@@ -231,9 +230,9 @@ def _name_of(config: Mapping | ModelConfig) -> str:
 def distinct_labels(histories: Iterable[History]) -> list[History]:
     """The runs, where one net ran with several schedules labelled with its schedule's name."""
     histories = list(histories)
-    counts = Counter(history.label for history in histories)
-    return [history if counts[history.label] == 1
-            else replace(history, label=f"{history.label}, {schedule_name(history.setup)}")
+    counts = Counter(history.model_name for history in histories)
+    return [history if counts[history.model_name] == 1
+            else replace(history, model_name=f"{history.model_name}, {schedule_name(history.setup)}")
             for history in histories]
 
 

@@ -1,14 +1,15 @@
 """Settings that make training fast on the machine at hand: precision, memory layout, threads.
 
-Measured on the project's 2-core CPUs (see the notes in ``benchmarks/``):
+What makes a CPU training step fast (``benchmarks/bench_training_speed.py`` measures ``train``
+against a textbook PyTorch loop, in fp32 and with ``precision="auto"``):
 
-- ``channels_last`` (NHWC) memory makes a CPU training step about 1.2x faster than NCHW.
-- bfloat16 autocast is another 1.3x-2x faster, but only on CPUs that do bf16 arithmetic in
-  hardware (Intel AMX, or the AVX512-BF16 instructions of Intel Cooper Lake+ and AMD Zen 4+).
-  Elsewhere it is emulated and runs 2x-10x *slower* than fp32, so ``precision="auto"`` turns
-  it on only when the hardware says it can.
-- More threads than physical cores slows PyTorch down (about 40% with 4 threads on 2 cores), and
-  under CPU contention 2 threads ran 5-13x slower than 1: ``thread_policy`` picks the count.
+- ``channels_last`` (NHWC) memory, which the CPU convolutions prefer to NCHW.
+- bfloat16 autocast, but only on CPUs that do bf16 arithmetic in hardware (Intel AMX, or the
+  AVX512-BF16 instructions of Intel Cooper Lake+ and AMD Zen 4+). Elsewhere it is emulated
+  and runs *slower* than fp32, so ``precision="auto"`` turns it on only when the hardware
+  says it can.
+- No more threads than the cores this process may use: more slow PyTorch down, and under
+  CPU contention 2 threads ran several times slower than 1: ``thread_policy`` picks the count.
 
 On a GPU the data goes to the GPU once, and autocast uses bf16 when the GPU supports it, else
 fp16 with a gradient scaler (fp16 gradients underflow without one).

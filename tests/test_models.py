@@ -141,6 +141,12 @@ def test_device_argument_moves_the_model():
         (dict(depth=50, family="imagenet", bottleneck_stride="5x5"), "allowed: 1x1, 3x3"),
         (dict(depth=20, num_classes=0), "num_classes must be a positive integer"),
         (dict(depth=20.0), "depth must be an integer"),
+        (dict(depth=20, width=True), "width must be a positive integer, got True"),
+        (dict(depth=20, num_classes=True), "num_classes must be a positive integer, got True"),
+        (dict(depth=20, in_channels=True), "in_channels must be a positive integer, got True"),
+        (dict(depth=20, in_channels=2.0), "in_channels must be a positive integer, got 2.0"),
+        (dict(depth=20, preact="False"), "unknown preact 'False'; allowed: True, False"),
+        (dict(depth=20, preact=0), "unknown preact 0; allowed: True, False"),
     ],
 )
 def test_bad_options_say_what_is_allowed(kwargs, message):
@@ -207,10 +213,12 @@ def test_from_name_reads_names_as_people_write_them():
     ("plain-20, tanh, sigmoid", ValueError, "states activation twice"),
     ("dense-20, pre-act", ValueError, "without preact only"),
     (20, TypeError, "text such as 'plain-20'"),
+    ("plain-" + "9" * 5000, ValueError, "a net's name is at most 200 characters .* got one of 5006"),
 ])
 def test_from_name_says_how_to_write_a_name_it_cannot_read(name, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=message) as caught:
         rx.ModelConfig.from_name(name)
+    assert len(str(caught.value)) < 400
 
 
 def test_from_name_refuses_arguments_the_name_already_states():

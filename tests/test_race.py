@@ -11,7 +11,7 @@ from resnet_explorer import training
 from resnet_explorer.data import load_dataset
 from resnet_explorer.race import RaceRunner, distinct_labels
 from resnet_explorer.run_cache import RunCache
-from resnet_explorer.training import Schedule
+from resnet_explorer.schedules import SCHEDULES, Schedule
 
 TINY = Schedule(steps=8, batch_size=16, warmup_steps=0, eval_every=4, eval_size=32)
 NETS = ["plain-8", "ResNet-14 (A)"]
@@ -48,7 +48,7 @@ def test_the_engine_needs_neither_ipywidgets_nor_plotly():
 def test_a_race_trains_each_net_in_a_thread_and_reports_every_step(make_runner):
     events = []
     runner = make_runner(on_event=lambda event, progress, history: events.append(
-        (event, history.label if history else None, threading.current_thread().name)))
+        (event, history.model_name if history else None, threading.current_thread().name)))
     thread = runner.start(NETS, TINY)
     assert thread.daemon and runner.running
     assert runner.start(NETS, TINY) is thread  # a second start while racing does nothing
@@ -61,7 +61,7 @@ def test_a_race_trains_each_net_in_a_thread_and_reports_every_step(make_runner):
     # train() reports after every step and once at the end: per net 8 + 1, the first one as "new run"
     assert sum(e[0] == "step" for e in events) == 2 * 8
     assert {e[2] for e in events[1:]} == {"resnet_explorer training race"}
-    assert [h.label for h in runner.histories] == NETS
+    assert [h.model_name for h in runner.histories] == NETS
     progress = runner.current
     assert progress.done_steps == progress.total_steps == 16
     text, bad = progress.summary()
@@ -139,7 +139,18 @@ def test_runs_of_one_net_with_two_schedules_are_labelled_by_schedule(make_runner
     for schedule in (TINY, Schedule(steps=4, batch_size=16, warmup_steps=0, eval_every=4, eval_size=32)):
         runner.start(["plain-8"], schedule)
         assert runner.wait(60)
-    labels = [history.label for history in distinct_labels(runner.histories)]
+    labels = [history.model_name for history in distinct_labels(runner.histories)]
     assert labels == ["plain-8, 8 steps", "plain-8, 4 steps"]
-    assert [history.label for history in runner.histories] == ["plain-8", "plain-8"]
-    assert race_engine.schedule_name({"schedule": training.SCHEDULES["brief"].as_dict()}) == "brief"
+    assert [history.model_name for history in runner.histories] == ["plain-8", "plain-8"]
+    assert race_engine.schedule_name({"schedule": SCHEDULES["brief"].as_dict()}) == "brief"
+
+
+def test_a_cache_that_cannot_be_written_keeps_every_run_of_the_race(make_runner, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    runner = make_runner(cache=RunCache(tmp_path / "a-file" / "runs"))
+    with pytest.warns(UserWarning, match="could not store"):
+        runner.start(NETS, TINY)
+        assert runner.wait(60)
+    assert [history.status for history in runner.histories] == ["finished", "finished"]
+    text, bad = runner.current.summary()
+    assert text.startswith("Race finished: 2 nets in") and not bad

@@ -1,5 +1,6 @@
 """The training race widget: trains in a thread, grows one FigureWidget in place, stops, fails readably."""
 
+import json
 import math
 import threading
 import time
@@ -10,7 +11,7 @@ from resnet_explorer import race as race_engine
 from resnet_explorer import training
 from resnet_explorer.data import load_dataset
 from resnet_explorer.run_cache import RunCache
-from resnet_explorer.training import SCHEDULES, Schedule
+from resnet_explorer.schedules import SCHEDULES, Schedule
 from resnet_explorer.widgets.scenarios import InvalidStateError, load_scenario, save_scenario
 from resnet_explorer.widgets.training_race import TrainingRace, configuration_arguments
 
@@ -86,7 +87,7 @@ def test_train_runs_in_a_thread_and_grows_the_same_figure(make_race, monkeypatch
     assert race.wait(60)
 
     assert not any(controls_disabled(race)) and race.stop_button.disabled
-    assert [h.label for h in race.histories] == NETS
+    assert [h.model_name for h in race.histories] == NETS
     assert [h.status for h in race.histories] == ["finished", "finished"]
     assert trace_lengths(race) == [8, 2, 8, 2]  # per net: training error per step, test error every 4
     first_net = sorted({lengths[0] for lengths in seen if lengths})
@@ -174,7 +175,7 @@ def test_earlier_runs_stay_on_the_plot_until_clear(make_race):
     race.set_state({"configurations": ["ResNet-8 (A)"]})
     race.train()
     assert race.wait(60)
-    assert [h.label for h in race.histories] == ["plain-8", "ResNet-8 (A)"]
+    assert [h.model_name for h in race.histories] == ["plain-8", "ResNet-8 (A)"]
     assert len(race.figure.data) == 4
 
     race.clear_button.click()
@@ -212,7 +213,7 @@ def test_bad_values_get_messages_that_say_what_is_allowed(make_race):
         race.set_state({"configurations": "plain-20"})
     with pytest.raises(InvalidStateError, match="unknown schedule 'slow'; allowed: 'brief', 'fast', 'paper'"):
         race.set_state({"schedule": "slow"})
-    with pytest.raises(InvalidStateError, match="schedule: steps must be a whole number"):
+    with pytest.raises(InvalidStateError, match="schedule: steps must be >= 1, got 0"):
         race.set_state({"schedule": {"steps": 0}})
     assert race.configurations == tuple(NETS) and race.schedule == TINY  # nothing was changed
     with pytest.raises(TypeError, match="cache must be a RunCache"):
@@ -252,3 +253,22 @@ def test_widgets_change_only_under_the_views_lock_from_any_thread(make_race):
     threads = {name for name, _ in changes}
     assert "resnet_explorer training race" in threads and len(threads) == 2
     assert all(owned for _, owned in changes), [change for change in changes if not change[1]]
+
+
+@pytest.mark.parametrize("state, message", [
+    ({"configurations": ["plain-" + "9" * 5000]}, "a net's name is at most 200 characters"),
+    ({"configurations": ["plain-60002"]}, "plain-60002 is deeper than 1202 layers"),
+    ({"schedule": {"steps": 10**9}}, "schedule: at most 64,000 steps .* got 1,000,000,000"),
+])
+def test_states_that_would_never_finish_are_refused(state, message, make_race, tmp_path):
+    race = make_race()
+    with pytest.raises(InvalidStateError, match=message) as caught:
+        race.set_state(state)
+    assert len(str(caught.value)) < 400
+    assert race.configurations == tuple(NETS) and race.schedule == TINY
+    path = save_scenario(race, tmp_path / "race.json")
+    scenario = json.loads(path.read_text())
+    scenario["controls"].update(state)
+    path.write_text(json.dumps(scenario))
+    with pytest.raises(InvalidStateError, match=message):
+        load_scenario(TrainingRace, path)

@@ -112,7 +112,7 @@ def architecture_diagram(
     layout = config.layout
     blocks = layout.blocks
     image_size = image_size or (32 if config.family == "cifar" else 224)
-    color = style.family_color("plain" if config.shortcut == "none" else "residual")
+    color = style.kind_color("plain" if config.shortcut == "none" else "residual")
     text_size, label_size = look.font_size - 4, look.font_size - 2
     line_height = 1.3 * text_size
     fig_width = style.figure_size("architecture", width, None, large)[0]

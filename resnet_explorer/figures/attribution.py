@@ -216,7 +216,7 @@ def attribution_grid(
     Args:
         images: the pictures in [0, 1], (N, C, H, W) (image ``index`` is drawn) or one image.
         results_by_model_and_method: ``{model name: {method: Attribution}}``, e.g. from
-            ``attribute_all`` on plain-20 and ResNet-20. Column titles take the family colour
+            ``attribute_all`` on plain-20 and ResNet-20. Column titles take the kind's colour
             (plain vermillion, ResNet blue); columns keep the dict's order.
     """
     if not results_by_model_and_method:
@@ -252,7 +252,7 @@ def attribution_grid(
     annotations = []
     for column, name in enumerate(["image", *models]):
         x_domain = figure.layout[f"xaxis{'' if column == 0 else column + 1}"].domain
-        color = "#111111" if column == 0 else style.family_color(style.family_of(name))
+        color = "#111111" if column == 0 else style.kind_color(style.kind_of(name))
         annotations.append(dict(text=f"<b>{name}</b>", x=(x_domain[0] + x_domain[1]) / 2, y=1.0,
                                 xref="paper", yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
                                 font=dict(color=color, size=look.font_size - 2)))

@@ -81,7 +81,7 @@ def cost_comparison(
         raise ValueError("cost_comparison needs at least one model")
     look = style.theme(large)
     labels = [cost.name for cost in costs][::-1]  # first item on top
-    colors = [style.family_color(style.family_of(cost.name)) for cost in costs][::-1]
+    colors = [style.kind_color(style.kind_of(cost.name)) for cost in costs][::-1]
     sizes = {cost.input_size for cost in costs if cost.input_size}
     per_image = "multiply-adds per image"
     if len(sizes) == 1:

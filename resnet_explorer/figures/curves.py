@@ -15,14 +15,15 @@ from . import style
 
 
 def _key(history) -> dict | str:
-    """What decides a history's colour: its config (shortcut, depth), else its label."""
+    """What decides a history's colour: its config (shortcut, depth), else its model name."""
     config = getattr(history, "config", None)
-    return config if config else history.label
+    return config if config else history.model_name
 
 
 def _legend_name(history) -> str:
     status = getattr(history, "status", "finished")
-    return history.label if status in ("finished", "running", "") else f"{history.label} ({status})"
+    name = history.model_name
+    return name if status in ("finished", "running", "") else f"{name} ({status})"
 
 
 def training_curves(
@@ -39,7 +40,7 @@ def training_curves(
 
     Args:
         histories: a ``History`` (``resnet_explorer.training``) or a list of them; any object
-            with ``label``, ``config``, ``steps``, ``train_error``, ``eval_steps``,
+            with ``model_name``, ``config``, ``steps``, ``train_error``, ``eval_steps``,
             ``test_error`` and ``status`` works. Earlier runs in the list stay on the figure.
         show_train, show_test: draw the thin training-error or bold test-error curves.
 

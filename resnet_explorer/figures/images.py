@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ..checks import check_whole_number
 from . import style
 
 
@@ -25,6 +26,9 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, col
         raise ValueError(f"images must be (N, H, W) or (N, C, H, W) with 1 or 3 channels; "
                          f"got shape {tuple(images.shape)}")
     count = len(images)
+    if count == 0:
+        raise ValueError(f"image_grid needs at least one image, got shape {tuple(images.shape)}")
+    columns = check_whole_number("columns", columns, minimum=1)
     if titles is not None and len(titles) != count:
         raise ValueError(f"got {count} images but {len(titles)} titles")
     columns = max(1, min(columns, count))

@@ -26,6 +26,7 @@ from torch import nn
 
 from .. import probes
 from .._model_state import use_batch_statistics
+from ..checks import check_whole_number
 from ..counting import count_flops, count_params
 from ..figures import style
 from ..figures.architecture import architecture_diagram
@@ -142,7 +143,7 @@ class ArchitectureExplorer(Explorer):
     ):
         super().__init__(large)
         self.seed = seed
-        self.threads = threads
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self.counts_input = tuple(counts_input)
         self.batch = self._probe_batch(images, labels, num_classes, batch_size, image_size, seed)
         self.model: nn.Module | None = None

@@ -27,6 +27,7 @@ from torch import nn
 
 from ..attribution import attribute, layer_names, load_image
 from ..attribution_methods import ATTRIBUTION_METHODS
+from ..checks import check_whole_number
 from ..figures.attribution import attribution_overlay
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..speed import thread_limit
@@ -72,7 +73,7 @@ class AttributionExplorer(Explorer):
         large: bool | None = None,
     ):
         super().__init__(large)
-        self.threads = threads
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self.method_options = {name: dict(values) for name, values in (options or {}).items()}
         self.errors: list[str] = []
         self.result = None
@@ -144,6 +145,12 @@ class AttributionExplorer(Explorer):
         """``{name: {"model": module or None, "run": CachedRun or None, "image_size": int or None}}``."""
         if isinstance(models, nn.Module):
             models = [models]
+        if isinstance(models, Mapping) or (isinstance(models, Sequence) and not isinstance(models, str)):
+            keys = models.keys() if isinstance(models, Mapping) else range(len(models))
+            for key in keys:
+                if not isinstance(models[key], nn.Module):
+                    raise TypeError(f"models[{key!r}] is a {type(models[key]).__name__}, not a model: pass "
+                                    "models={'ResNet-20': model} with models from build_model or load_checkpoint")
         if isinstance(models, Mapping):
             return {str(name): {"model": m, "run": None, "image_size": None} for name, m in models.items()}
         if isinstance(models, Sequence) and not isinstance(models, str):
@@ -171,10 +178,10 @@ class AttributionExplorer(Explorer):
                 f"no trained models in the run cache ({cache.root}): train one first, or pass "
                 "models={'ResNet-20': model}")
         entries = {}
-        labels = [run.label for run in runs]
+        names = [run.model_name for run in runs]
         for run in runs:
-            name = f"{run.label} · test error {run.final_test_error:.1%}"
-            if labels.count(run.label) > 1:
+            name = f"{run.model_name} · test error {run.final_test_error:.1%}"
+            if names.count(run.model_name) > 1:
                 name += f" · {run.key[:6]}"
             data = run.setup.get("data", {}) if isinstance(run.setup, Mapping) else {}
             entries[name] = {"model": None, "run": run, "image_size": data.get("image_size")}
@@ -215,8 +222,8 @@ class AttributionExplorer(Explorer):
         name = file.get("name", "the upload")
         try:
             self._decode(content, name)  # fail now, with the file's name, rather than later
-        except ValueError as error:
-            self.errors = [str(error)]
+        except Exception as error:  # one readable line in the widget, not a traceback
+            self.errors = [str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"]
             self._show_status()
             return
         self.uploaded, self.upload_name = content, name

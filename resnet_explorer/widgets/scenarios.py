@@ -38,10 +38,18 @@ def save_scenario(explorer: Explorer, path: str | os.PathLike) -> Path:
 def read_scenario(path: str | os.PathLike) -> dict:
     """The scenario in a file, checked for shape (not yet against an explorer's controls)."""
     path = Path(path)
+    if path.is_dir():
+        raise InvalidStateError(f"scenario file {path} is a folder, not a file; give the path of a "
+                                "file made by save_scenario(explorer, path)")
     try:
         scenario = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidStateError(f"scenario file {path} does not exist") from None
+    except OSError as error:
+        raise InvalidStateError(f"scenario file {path} cannot be read ({error.strerror or error})") from None
+    except RecursionError:
+        raise InvalidStateError(f"scenario file {path} is not JSON this package reads (nested too "
+                                "deeply); save one with save_scenario(explorer, path)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidStateError(f"scenario file {path} is not JSON ({error}); save one with "
                                 "save_scenario(explorer, path)") from None

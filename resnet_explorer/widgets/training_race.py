@@ -36,10 +36,11 @@ from ..figures import style
 from ..figures.curves import training_curves
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..models import ModelConfig, arguments_from_name
-from ..options import cifar_depths, shortcut_buttons
+from ..options import DEEPEST_NET, cifar_depths, shortcut_buttons
 from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, distinct_labels, one_line
 from ..run_cache import RunCache
-from ..training import BRIEF_IMAGE_SIZE, SCHEDULES, History, Schedule, default_schedule
+from ..history import History
+from ..schedules import BRIEF_IMAGE_SIZE, PAPER_SCHEDULE, SCHEDULES, Schedule, default_schedule
 from .explorer import Explorer, InvalidStateError
 from .look import ERROR_COLOR, TEXT_COLOR, text_html
 
@@ -52,11 +53,17 @@ def configuration_arguments(name: str) -> dict:
 
     Names are ``ModelConfig.name``s ("plain-20", "ResNet-56 (B)", "ResNet-20 (A), no BN"; see
     ``models.arguments_from_name``); "ResNet-56" alone means option A, as in the paper's CIFAR-10 nets.
+    Nets deeper than ``DEEPEST_NET`` (1202) are refused: a scenario that asks for one is a mistake.
     """
     try:
-        return arguments_from_name(name)
+        arguments = arguments_from_name(name)
     except (TypeError, ValueError) as error:
         raise InvalidStateError(f"configuration: {error}") from None
+    if arguments["depth"] > DEEPEST_NET:
+        raise InvalidStateError(f"configuration: {name} is deeper than {DEEPEST_NET} layers "
+                                f"(ResNet-{DEEPEST_NET}, the paper's deepest); the race trains nets "
+                                f"up to that depth")
+    return arguments
 
 
 def configuration_name(depth: int, shortcut: str) -> str:
@@ -305,6 +312,9 @@ class TrainingRace(Explorer):
                 raise InvalidStateError(f"schedule: {error}") from None
         if not isinstance(value, Schedule):
             raise InvalidStateError(f"schedule: {value!r} is not allowed; {allowed}")
+        if value.steps > PAPER_SCHEDULE.steps:
+            raise InvalidStateError(f"schedule: at most {PAPER_SCHEDULE.steps:,} steps (the paper's "
+                                    f"schedule, days on a CPU); got {value.steps:,}")
         return next((name for name, preset in SCHEDULES.items() if preset == value), value)
 
     def state(self) -> dict:
@@ -411,7 +421,7 @@ class TrainingRace(Explorer):
                 self._show_progress(race)
             elif event == "new run":
                 if not race.stop_requested:
-                    self._set_status(f"Training {history.label} (net {len(race.runs)} of {len(race.names)})…")
+                    self._set_status(f"Training {history.model_name} (net {len(race.runs)} of {len(race.names)})…")
                 self._last_redraw = time.monotonic()
                 self._draw_race(self._redraw, race)
                 self._show_progress(race)
@@ -517,12 +527,12 @@ class TrainingRace(Explorer):
             self.progress_label.value = text_html(f"0 of {len(race.names)} nets")
             return
         run = race.runs[-1]
-        self.progress.style.bar_color = style.family_color(style.family_of(run.config))
+        self.progress.style.bar_color = style.kind_color(style.kind_of(run.config))
         where = ("from the cache" if run.from_cache
                  else f"step {len(run.steps):,} / {race.schedule.steps:,}")
         status = "" if run.status in ("running", "finished") else f" · {run.status}"
         self.progress_label.value = text_html(
-            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.label)}</b> · {where}{status}")
+            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.model_name)}</b> · {where}{status}")
 
     def _results(self, histories: list[History]) -> str:
         """Final training and test error of each finished run, in its family's colour."""
@@ -530,10 +540,10 @@ class TrainingRace(Explorer):
         for history in distinct_labels(histories):
             if history.status == "running":
                 continue
-            color = style.family_color(style.family_of(history.config))
+            color = style.kind_color(style.kind_of(history.config))
             note = "" if history.status == "finished" else f" ({history.status})"
             parts.append(f"<span style='white-space:nowrap'><b style='color:{color}'>"
-                         f"{html.escape(history.label)}</b>{note} {_percent(history.final_train_error)} / "
+                         f"{html.escape(history.model_name)}</b>{note} {_percent(history.final_train_error)} / "
                          f"{_percent(history.final_test_error)}</span>")
         if not parts:
             return ""
