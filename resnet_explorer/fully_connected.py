@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from .checks import check_whole_number
+from .checks import check_choice, check_whole_number
 
-FAMILIES = ("plain", "residual")
+KINDS = ("plain", "residual")
 
 
 class FullyConnectedNet(nn.Module):
@@ -59,9 +59,8 @@ class FullyConnectedNet(nn.Module):
         return self.output(h)
 
 
-def fully_connected_net(depth: int, family: str = "plain", *, width: int = 200,
+def fully_connected_net(depth: int, kind: str = "plain", *, width: int = 200,
                         batch_norm: bool = True) -> FullyConnectedNet:
-    """Balduzzi et al.'s net: ``family`` ``"plain"`` or ``"residual"``, ``depth`` hidden layers."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; allowed: {', '.join(map(repr, FAMILIES))}")
-    return FullyConnectedNet(depth, residual=family == "residual", width=width, batch_norm=batch_norm)
+    """Balduzzi et al.'s net: ``kind`` ``"plain"`` or ``"residual"``, ``depth`` hidden layers."""
+    check_choice("kind", kind, KINDS)
+    return FullyConnectedNet(depth, residual=kind == "residual", width=width, batch_norm=batch_norm)

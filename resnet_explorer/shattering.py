@@ -14,7 +14,7 @@ completely between neighbouring inputs says little about what a small step will 
   in the paper); for our convolutional nets, two images, and ``f`` is one class's logit.
 - ``autocorrelation(values)``: the sample autocorrelation against lag (1 at lag 0); the
   lag-1 value is near 1 for brown noise and near 0 for white noise.
-- ``shattered_gradients(...)``: both families (plain and residual) at several depths and
+- ``shattered_gradients(...)``: both kinds (plain and residual) at several depths and
   seeds, freshly initialized, in the paper's fully connected setting or with our CIFAR-style
   nets along a line between two images.
 
@@ -41,7 +41,7 @@ from ._model_state import as_found, use_batch_statistics
 from .checks import check_images, check_model, check_whole_number, model_name
 from .device import computing_on
 from .speed import follows_thread_policy
-from .fully_connected import FAMILIES, FullyConnectedNet, fully_connected_net
+from .fully_connected import KINDS, FullyConnectedNet, fully_connected_net
 from .models import ModelConfig, build_model
 
 SETTINGS = ("fully_connected", "convolutional")
@@ -175,13 +175,13 @@ def autocorrelation(values, max_lag: int | None = None) -> np.ndarray:
 class ShatteredGradients:
     """Gradients along a line for plain and residual nets at initialization, by depth and seed.
 
-    ``gradients[f, d, s]`` is the gradient trace of family ``families[f]`` (plain, residual)
+    ``gradients[f, d, s]`` is the gradient trace of kind ``kinds[f]`` (plain, residual)
     at depth ``depths[d]`` with seed ``seeds[s]``; ``autocorrelations[f, d, s]`` its
     autocorrelation at lags 0..``max_lag``; ``names[f][d]`` the nets' names.
     """
 
     setting: str
-    families: tuple[str, ...]
+    kinds: tuple[str, ...]
     depths: list[int]
     seeds: list[int]
     positions: np.ndarray
@@ -193,16 +193,16 @@ class ShatteredGradients:
 
     @property
     def lag1(self) -> np.ndarray:
-        """Correlation at lag 1, (families, depths, seeds): near 1 brown noise, near 0 white."""
+        """Correlation at lag 1, (kinds, depths, seeds): near 1 brown noise, near 0 white."""
         return self.autocorrelations[..., 1]
 
     def table(self) -> str:
-        """Lag-1 correlation by depth, mean ± spread over seeds, one column per family."""
-        header = f"{'depth':>6}" + "".join(f"{family:>18}" for family in self.families)
+        """Lag-1 correlation by depth, mean ± spread over seeds, one column per kind."""
+        header = f"{'depth':>6}" + "".join(f"{kind:>18}" for kind in self.kinds)
         rows = [header]
         for index, depth in enumerate(self.depths):
             cells = "".join(f"{self.lag1[f, index].mean():>11.2f} ± {self.lag1[f, index].std():.2f}"
-                            for f in range(len(self.families)))
+                            for f in range(len(self.kinds)))
             rows.append(f"{depth:>6}{cells}")
         return "\n".join(rows)
 
@@ -235,7 +235,7 @@ def shattered_gradients(
             ResNets (option A) of ``depths`` 6n+2 (default 8, 20, 56), along the line between
             two images ``start`` and ``end`` (required), ``f`` the logit of the class the net
             scores highest at ``start``.
-        seeds: one freshly initialized net per family, depth and seed.
+        seeds: one freshly initialized net per kind, depth and seed.
         points: points on the line (256 in the paper).
         batch_norm: with BN (the paper's setting; statistics of the points on the line).
         max_lag: autocorrelations are kept for lags 0..max_lag (default 32, or fewer points).
@@ -259,8 +259,8 @@ def shattered_gradients(
         start, end = _check_scalar_line(-2.0 if start is None else start, 2.0 if end is None else end)
         label = "input x"
 
-        def build(family: str, depth: int) -> nn.Module:
-            return fully_connected_net(depth, family, width=width, batch_norm=batch_norm)
+        def build(kind: str, depth: int) -> nn.Module:
+            return fully_connected_net(depth, kind, width=width, batch_norm=batch_norm)
     else:
         if start is None or end is None:
             raise ValueError('the convolutional setting needs two images: shattered_gradients('
@@ -270,25 +270,25 @@ def shattered_gradients(
             ModelConfig(depth=depth)  # a clear message for a depth that is not 6n+2, before any work
         label = "position between the two images (t)"
 
-        def build(family: str, depth: int) -> nn.Module:
-            return build_model(depth, CONVOLUTIONAL_SHORTCUTS[family], norm=norm,
+        def build(kind: str, depth: int) -> nn.Module:
+            return build_model(depth, CONVOLUTIONAL_SHORTCUTS[kind], norm=norm,
                                in_channels=start.shape[0], num_classes=10)
 
     from tqdm.auto import tqdm
 
-    shape = (len(FAMILIES), len(depths), len(seeds))
+    shape = (len(KINDS), len(depths), len(seeds))
     gradients = np.zeros((*shape, points))
     correlations = np.zeros((*shape, max_lag + 1))
-    names = [[""] * len(depths) for _ in FAMILIES]
+    names = [[""] * len(depths) for _ in KINDS]
     positions = None
     started = time.perf_counter()
     with tqdm(total=int(np.prod(shape)), desc="shattered gradients", disable=not progress) as bar:
-        for f, family in enumerate(FAMILIES):
+        for f, kind in enumerate(KINDS):
             for d, depth in enumerate(depths):
                 for s, seed in enumerate(seeds):
                     with torch.random.fork_rng(devices=[]):
                         torch.manual_seed(seed)
-                        net = build(family, depth)
+                        net = build(kind, depth)
                     if device is not None:
                         net.to(device)
                     line = gradient_along_line(net, start, end, points=points)
@@ -297,7 +297,7 @@ def shattered_gradients(
                     names[f][d] = line.model_name
                     positions = line.positions
                     bar.update(1)
-    return ShatteredGradients(setting=setting, families=FAMILIES, depths=depths, seeds=seeds,
+    return ShatteredGradients(setting=setting, kinds=KINDS, depths=depths, seeds=seeds,
                               positions=positions, position_label=label, gradients=gradients,
                               autocorrelations=correlations, names=names,
                               seconds=time.perf_counter() - started)

@@ -7,7 +7,7 @@ import resnet_explorer as rx
 
 
 def test_plain_and_residual_nets_have_the_same_layers():
-    plain, residual = (rx.fully_connected_net(5, family) for family in ("plain", "residual"))
+    plain, residual = (rx.fully_connected_net(5, kind) for kind in ("plain", "residual"))
     assert [tuple(p.shape) for p in plain.parameters()] == [tuple(p.shape) for p in residual.parameters()]
     assert sum(isinstance(m, torch.nn.Linear) for m in plain.modules()) == 6  # 5 hidden + output
     assert plain(torch.randn(7, 1)).shape == (7, 1)
@@ -31,7 +31,7 @@ def test_without_batch_norm_the_biases_are_not_zero():
 
 @pytest.mark.parametrize("arguments, message", [
     (dict(depth=0), "depth must be >= 1"),
-    (dict(depth=3, family="resnet"), "unknown family 'resnet'; allowed: 'plain', 'residual'"),
+    (dict(depth=3, kind="resnet"), "unknown kind 'resnet'; allowed: plain, residual"),
     (dict(depth=3, width=2.5), "width must be a whole number"),
     (dict(depth=3, batch_norm="yes"), "must be True or False"),
 ])

@@ -23,7 +23,7 @@ def grid(name):
     return LossLandscape(name, "random", X, X.copy(), loss, np.zeros((5, 5)), 10, 0)
 
 
-def test_curves_show_loss_and_error_for_each_net_in_its_family_colour():
+def test_curves_show_loss_and_error_for_each_net_in_its_kind_colour():
     figure = landscape_curves_figure([curve("plain-56"), curve("ResNet-56 (A)", 2)])
     assert [trace.name for trace in figure.data] == ["plain-56", "plain-56", "ResNet-56 (A)", "ResNet-56 (A)"]
     assert figure.data[0].line.color == style.PLAIN_COLOR and figure.data[2].line.color == style.RESIDUAL_COLOR

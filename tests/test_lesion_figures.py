@@ -30,7 +30,7 @@ def colors(figure):
     return {trace.name: trace.line.color for trace in figure.data if trace.name and trace.mode}
 
 
-def test_block_deletion_draws_one_point_per_block_in_the_families_colours(studies):
+def test_block_deletion_draws_one_point_per_block_in_the_kinds_colours(studies):
     figure = block_deletion_figure(studies)
     lines = [trace for trace in figure.data if trace.mode == "lines+markers"]
     assert [trace.name for trace in lines] == ["plain-20", "ResNet-20 (A)"]

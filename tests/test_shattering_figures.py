@@ -30,7 +30,7 @@ def test_the_depth_slider_shows_one_depths_autocorrelation_at_a_time(result):
     figure = autocorrelation_figure(result)
     slider = figure.layout.sliders[0]
     assert [step.label for step in slider.steps] == ["2", "10", "24"]
-    always = 2  # the lag-1 curves of both families
+    always = 2  # the lag-1 curves of both kinds
     for index, step in enumerate(slider.steps):
         visible = step.args[0]["visible"]
         assert visible[:always] == [True, True]

@@ -11,11 +11,7 @@ from . import style
 
 #: Vertical distance between stacked traces, each scaled to [-1, 1].
 SPACING = 2.4
-FAMILY_TITLES = {"plain": "plain nets", "residual": "residual nets"}
-
-
-def _family_color(family: str) -> str:
-    return style.family_color(family)
+KIND_TITLES = {"plain": "plain nets", "residual": "residual nets"}
 
 
 def gradient_traces_figure(
@@ -36,12 +32,12 @@ def gradient_traces_figure(
         seed_index: which of its seeds to draw.
     """
     look = style.theme(large)
-    families = list(result.families)
-    figure = make_subplots(rows=1, cols=len(families), shared_yaxes=True, horizontal_spacing=0.04,
-                           subplot_titles=[FAMILY_TITLES.get(family, family) for family in families])
+    kinds = list(result.kinds)
+    figure = make_subplots(rows=1, cols=len(kinds), shared_yaxes=True, horizontal_spacing=0.04,
+                           subplot_titles=[KIND_TITLES.get(kind, kind) for kind in kinds])
     depths = list(result.depths)
-    for column, family in enumerate(families, start=1):
-        color = _family_color(family)
+    for column, kind in enumerate(kinds, start=1):
+        color = style.kind_color(kind)
         for row, depth in enumerate(depths):
             trace = np.asarray(result.gradients[column - 1, row, seed_index], dtype=float)
             centred = trace - trace.mean()
@@ -51,8 +47,8 @@ def gradient_traces_figure(
             figure.add_trace(go.Scatter(
                 x=result.positions, y=offset + centred / peak, mode="lines",
                 line=dict(color=color, width=look.thin_line * 0.8), showlegend=False,
-                name=f"{family}, depth {depth}",
-                hovertemplate=f"{FAMILY_TITLES.get(family, family)}, depth {depth}<br>"
+                name=f"{kind}, depth {depth}",
+                hovertemplate=f"{KIND_TITLES.get(kind, kind)}, depth {depth}<br>"
                               f"lag-1 correlation {lag1:.2f}<extra></extra>"),
                 row=1, col=column)
     subtitle = (f"{result.setting.replace('_', ' ')} nets, seed {result.seeds[seed_index]}; "
@@ -78,32 +74,32 @@ def autocorrelation_figure(
     with their spread. Right: the autocorrelation against lag for one depth, chosen with the
     slider under the figure (it works without a kernel, in exported HTML too)."""
     look = style.theme(large)
-    families = list(result.families)
+    kinds = list(result.kinds)
     depths = list(result.depths)
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                            subplot_titles=("correlation at lag 1", "autocorrelation against lag"))
-    for f, family in enumerate(families):
-        color = _family_color(family)
+    for f, kind in enumerate(kinds):
+        color = style.kind_color(kind)
         lag1 = result.lag1[f]
         figure.add_trace(go.Scatter(
-            x=depths, y=lag1.mean(1), mode="lines+markers", name=FAMILY_TITLES.get(family, family),
-            legendgroup=family, error_y=dict(type="data", array=lag1.std(1), color=color, thickness=2),
+            x=depths, y=lag1.mean(1), mode="lines+markers", name=KIND_TITLES.get(kind, kind),
+            legendgroup=kind, error_y=dict(type="data", array=lag1.std(1), color=color, thickness=2),
             line=dict(color=color, width=look.bold_line * 0.6), marker=dict(size=look.marker_size, color=color),
-            hovertemplate=f"{family}, depth %{{x}}: lag-1 correlation %{{y:.2f}}<extra></extra>"),
+            hovertemplate=f"{kind}, depth %{{x}}: lag-1 correlation %{{y:.2f}}<extra></extra>"),
             row=1, col=1)
     lags = np.arange(result.autocorrelations.shape[-1])
     always = len(figure.data)
     for d, depth in enumerate(depths):
-        for f, family in enumerate(families):
-            color = _family_color(family)
+        for f, kind in enumerate(kinds):
+            color = style.kind_color(kind)
             curves = result.autocorrelations[f, d]
             figure.add_trace(go.Scatter(
-                x=lags, y=curves.mean(0), mode="lines+markers", name=f"{family}, depth {depth}",
-                legendgroup=family, showlegend=False, visible=d == len(depths) - 1,
+                x=lags, y=curves.mean(0), mode="lines+markers", name=f"{kind}, depth {depth}",
+                legendgroup=kind, showlegend=False, visible=d == len(depths) - 1,
                 line=dict(color=color, width=look.bold_line * 0.6), marker=dict(size=look.marker_size * 0.6),
-                hovertemplate=f"{family}, depth {depth}<br>lag %{{x}}: %{{y:.2f}}<extra></extra>"),
+                hovertemplate=f"{kind}, depth {depth}<br>lag %{{x}}: %{{y:.2f}}<extra></extra>"),
                 row=1, col=2)
-    per_depth = len(families)
+    per_depth = len(kinds)
     steps = []
     for d, depth in enumerate(depths):
         visible = [True] * always + [index // per_depth == d for index in range(len(depths) * per_depth)]
