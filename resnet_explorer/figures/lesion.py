@@ -157,10 +157,9 @@ def removal_figure(
         _chance_line(figure, max(chances), look)
     largest = max([len(study.removed_counts) - 1 for study in studies] + [count for count, _ in current.values()] + [1])
     figure.update_layout(**style.base_layout("panel", title, width, height, large, subtitle),
-                         legend=dict(x=0.99, xanchor="right", y=0.03, yanchor="bottom",
-                                     font=dict(size=look.font_size - 6)),
+                         legend=dict(style.OUTSIDE_LEGEND, font=dict(size=look.font_size - 6)),
                          margin=dict(t=2 * look.title_size + look.font_size + 30))
-    figure.update_xaxes(title_text="blocks removed", range=[-0.5, largest + 0.5])
+    figure.update_xaxes(title_text="blocks removed", range=[-0.5, largest + 0.5], dtick=1)
     figure.update_yaxes(title_text="test error", tickformat=".0%", range=[0, 1])
     return figure
 
@@ -172,12 +171,15 @@ def _add_mean_and_band(figure: go.Figure, counts, errors, name: str, series, loo
     if len(counts) < 2:
         return
     errors = np.asarray(errors, dtype=float)
+    # Lists, not arrays: a FigureWidget in the browser compares typed arrays element by element
+    # and sends the differences back as dicts, which plotly's kernel side cannot merge into arrays
+    # (the lesion explorer draws these traces live).
     figure.add_trace(go.Scatter(
-        x=np.r_[counts, counts[::-1]], y=np.r_[errors.max(1), errors.min(1)[::-1]],
+        x=np.r_[counts, counts[::-1]].tolist(), y=np.r_[errors.max(1), errors.min(1)[::-1]].tolist(),
         fill="toself", mode="lines", line=dict(width=0), fillcolor=style.tint(series.color, 0.7),
         opacity=0.6 * opacity, hoverinfo="skip", showlegend=False, legendgroup=name), **where)
     figure.add_trace(go.Scatter(
-        x=counts, y=errors.mean(1), mode="lines+markers", name=name, legendgroup=name,
+        x=counts.tolist(), y=errors.mean(1).tolist(), mode="lines+markers", name=name, legendgroup=name,
         showlegend=showlegend, opacity=opacity,
         line=dict(color=series.color, dash=series.dash, width=look.bold_line * 0.6),
         marker=dict(size=look.marker_size, color=series.color),

@@ -91,14 +91,14 @@ class LesionExplorer(Explorer):
         self._cache: dict[tuple[str, tuple[str, ...]], float] = {}
         self._syncing = False
 
-        slider_style = {"description_width": "150px"}
+        slider_style = {"description_width": "200px"}
         self.add_controls({
             "removed_count": widgets.IntSlider(
                 value=0, min=0, max=len(self.candidates), description="blocks removed",
-                continuous_update=False, layout=widgets.Layout(width="560px"), style=slider_style),
+                continuous_update=False, layout=widgets.Layout(width="620px"), style=slider_style),
             "draw": widgets.IntSlider(
                 value=0, min=0, max=DRAWS - 1, description="random draw", continuous_update=False,
-                layout=widgets.Layout(width="560px"), style=slider_style),
+                layout=widgets.Layout(width="620px"), style=slider_style),
         })
         self.buttons = {block.path: self._block_button(block) for block in self.blocks}
         grid = widgets.VBox([
@@ -148,7 +148,7 @@ class LesionExplorer(Explorer):
     def _block_button(self, block) -> widgets.ToggleButton:
         label = f"{block.stage}.{block.name.removeprefix('block')}" + (" ⇣" if block.shape_changes else "")
         button = widgets.ToggleButton(value=False, description=label, tooltip=block.path,
-                                      layout=widgets.Layout(width="72px"))
+                                      layout=widgets.Layout(width="84px"))
         button.observe(lambda change, path=block.path: self._on_block_clicked(path, change["new"]),
                        names="value")
         return button
