@@ -9,6 +9,8 @@ The public API, in the order a lesson meets it::
     history = rx.train(model, data)               # brief CPU schedule; History of the run
     rx.layer_responses(model, data.test_images[:256])        # Fig. 7
     rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
+    rx.build_model(56, shortcut_variant="exclusive_gate")    # He et al. 2016's variants
+    rx.load_race("identity_mappings")                        # a race run once and shipped
     rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
     rx.lesion_study(model, images, labels)                   # why ResNets train: Veit et al. 2016,
     rx.shattered_gradients()                                 # Balduzzi et al. 2017,
@@ -39,6 +41,7 @@ from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
 from .schedules import Schedule
 from .shattering import GradientAlongLine, ShatteredGradients, gradient_along_line, shattered_gradients
+from .shipped_races import ShippedRace, load_race
 from .speed import thread_policy
 from .torchvision_compat import from_torchvision
 from .training import compare, train
@@ -63,6 +66,7 @@ __all__ = [
     "SanityCheckResult",
     "Schedule",
     "ShatteredGradients",
+    "ShippedRace",
     "attribute",
     "build_model",
     "cascading_randomization",
@@ -85,6 +89,7 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "load_image",
+    "load_race",
     "loss_landscape",
     "path_gradients",
     "shattered_gradients",

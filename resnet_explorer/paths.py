@@ -32,6 +32,9 @@ from .device import computing_on
 from .lesion import _block_modules, network_blocks
 from .speed import follows_thread_policy
 
+#: He 2016's gated shortcuts (Fig. 2(c), (d)): a third route for the gradient, through g(x).
+GATED_VARIANTS = ("exclusive_gate", "shortcut_gate")
+
 
 def path_length_distribution(num_blocks: int) -> np.ndarray:
     """``C(n, k)`` for k = 0..n: how many paths of each length a net of ``n`` blocks has."""
@@ -124,6 +127,12 @@ def path_gradients(
     if any(block.shortcut is None for block in blocks):
         raise ValueError(f"{model_name(model)} has no shortcuts, so it has one path only; path "
                          "gradients need a ResNet (shortcut 'A', 'B' or 'C')")
+    variant = getattr(model.config, "shortcut_variant", "original")
+    if variant in GATED_VARIANTS:
+        raise ValueError(f"{model_name(model)} gates its shortcuts ({variant}): the gradient also flows "
+                         "through each gate g(x), neither branch nor shortcut, so single paths do not "
+                         "add up to the gradient; path gradients need shortcut_variant 'original', a "
+                         "constant scaling, 'conv_shortcut' or 'dropout_shortcut'")
     count = len(blocks)
     lengths = list(range(count + 1)) if lengths is None else [
         check_whole_number("each path length", length, minimum=0, maximum=count) for length in lengths]

@@ -84,6 +84,27 @@ def test_a_removed_residual_block_computes_its_shortcut_alone(name):
     torch.testing.assert_close(seen["output"], expected)
 
 
+@pytest.mark.parametrize("options", [dict(activation_order=order) for order in
+                                     ("bn_after_add", "relu_before_add", "relu_preact")]
+                         + [dict(shortcut_variant=variant) for variant in
+                            ("scale_shortcut", "exclusive_gate", "conv_shortcut", "dropout_shortcut")]
+                         + [dict(stochastic_depth=0.5)])
+def test_a_removed_block_of_every_he2016_unit_keeps_only_its_shortcut(options):
+    """Whatever the order of its layers (He 2016, Fig. 4) or its addition (Table 1), a removed
+    block computes f(y) with y its addition of a zero branch and the shortcut h(x)."""
+    model = small_net(**options)
+    images, _ = random_images()
+    block = model.stage1[1]
+    handle, seen = capture(block)
+    with lesioned(model, remove=["stage1.block2"]), torch.no_grad():
+        model(images)
+        x = seen["input"]
+        shortcut = block.shortcut(x)
+        expected = block._run(block.after_addition, block.addition(x, torch.zeros_like(shortcut), shortcut))
+    handle.remove()
+    torch.testing.assert_close(seen["output"], expected)
+
+
 def test_a_removed_preactivation_block_passes_its_input_on_unchanged():
     model = small_net(preact=True)
     images, _ = random_images()

@@ -24,6 +24,7 @@ def test_the_course_is_complete():
         "09_lesion_study",
         "10_shattered_gradients",
         "11_loss_landscape",
+        "12_identity_mappings",
     ]
 
 

@@ -29,10 +29,7 @@ def test_path_lengths_follow_the_binomial_distribution():
     assert counts.argmax() == 27 and counts[27] == comb(54, 27)
 
 
-@pytest.mark.parametrize("train_mode", [True, False])
-def test_the_gradients_of_all_paths_add_up_to_the_whole_gradient(train_mode):
-    """The unrolled view is exact: 2**n single-path gradients sum to the ordinary gradient."""
-    model = small_resnet(14)  # 6 blocks, 64 paths
+def sum_of_all_paths_and_whole_gradient(model, train_mode):
     images, labels = batch()
     with _SinglePathGates(model, training=train_mode) as gates:
         first_input, loss = gates.forward(images, labels)
@@ -43,7 +40,30 @@ def test_the_gradients_of_all_paths_add_up_to_the_whole_gradient(train_mode):
     model.train(train_mode)
     (whole,) = torch.autograd.grad(F.cross_entropy(model(images), labels), inputs[0])
     handle.remove()
+    return total, whole
+
+
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_the_gradients_of_all_paths_add_up_to_the_whole_gradient(train_mode):
+    """The unrolled view is exact: 2**n single-path gradients sum to the ordinary gradient."""
+    total, whole = sum_of_all_paths_and_whole_gradient(small_resnet(14), train_mode)  # 6 blocks, 64 paths
     torch.testing.assert_close(total, whole, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("options", [dict(shortcut_variant="scale_shortcut"), dict(shortcut_variant="conv_shortcut"),
+                                     dict(activation_order="bn_after_add"), dict(stochastic_depth=0.5)])
+def test_the_paths_of_he2016_units_without_gates_add_up_too(options):
+    total, whole = sum_of_all_paths_and_whole_gradient(small_resnet(14, **options), train_mode=False)
+    torch.testing.assert_close(total, whole, rtol=1e-4, atol=1e-7)
+
+
+def test_gated_shortcuts_are_refused_because_their_paths_do_not_add_up():
+    model = small_resnet(14, shortcut_variant="exclusive_gate")
+    total, whole = sum_of_all_paths_and_whole_gradient(model, train_mode=False)
+    assert not torch.allclose(total, whole, rtol=1e-4, atol=1e-7)  # the gates' own route is missing
+    images, labels = batch()
+    with pytest.raises(ValueError, match=r"gates its shortcuts \(exclusive_gate\).*shortcut_variant 'original'"):
+        path_gradients(model, images, labels, progress=False)
 
 
 def test_path_gradients_measures_every_length_by_default():
@@ -100,3 +120,4 @@ def test_in_the_shipped_resnet56_longer_paths_carry_far_less_gradient():
                             samples=2, progress=False)
     means = result.mean_gradient_norm
     assert all(later < earlier / 100 for earlier, later in zip(means, means[1:]))
+

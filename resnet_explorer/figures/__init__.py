@@ -18,6 +18,7 @@ from .live import LiveFigureWidget, update_in_place
 from .responses import layer_responses_figure
 from .shattering import autocorrelation_figure, gradient_traces_figure
 from .style import PLAIN_COLOR, RESIDUAL_COLOR, set_theme
+from .variants import race_curves_figure, race_errors_figure
 
 __all__ = [
     "ExportError",
@@ -39,6 +40,8 @@ __all__ = [
     "layer_responses_figure",
     "lesion_curves_figure",
     "path_lengths_figure",
+    "race_curves_figure",
+    "race_errors_figure",
     "save_html",
     "sanity_check_figure",
     "sanity_maps_figure",
