@@ -5,7 +5,7 @@ shortcuts), press Train, and watch the curves grow: training error thin, test er
 training steps. With the brief schedule plain-56 ends with a *higher training error* than
 plain-20 -- the degradation problem of Fig. 1 -- while ResNet-56 does not (Fig. 6). "Show
 result" draws the stored runs at once instead: this machine's earlier runs from the run cache,
-else the default race's runs shipped with the package (``shipped_race.py``), labelled as
+else the default race's runs shipped with the package (``shipped_races.py``), labelled as
 shipped where this machine would train differently (another precision).
 
 This module is the view: controls, buttons, progress and the plot. The race itself (the
