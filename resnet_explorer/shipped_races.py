@@ -83,7 +83,7 @@ class ShippedRace:
     check: RaceCheck | None = None
     notes: dict = field(default_factory=dict)
     weights: dict[str, str] = field(default_factory=dict)  # model_name -> file, relative to the race file's folder
-    path: Path | None = None  # the race file, where the weights' paths start
+    path: Path | None = field(default=None, compare=False)  # the race file, where the weights' paths start
 
     def has_weights(self, model_name: str) -> bool:
         """Whether the trained weights of this net ship with the race."""
