@@ -139,6 +139,33 @@ class Dataset:
             source=f"{self.source}; classes {', '.join(names)}",
         )
 
+    def test_image_of(self, class_name: str | int, occurrence: int = 0) -> tuple[torch.Tensor, int]:
+        """The ``occurrence``-th test image of a class, and its label: ``(image (C, H, W), label)``.
+
+        ``class_name`` is a name in ``class_names`` ("Sneaker", any letter case) or a class index.
+        A lesson that talks about a sneaker picks its image this way, so the text and the picture
+        cannot drift apart (a fixed index into ``test_images`` does, when the data changes).
+        """
+        label = self._class_index(class_name)
+        if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 0:
+            raise ValueError(f"occurrence must be a whole number >= 0, got {occurrence!r}")
+        positions = (self.test_labels == label).nonzero().flatten()
+        if occurrence >= len(positions):
+            raise ValueError(f"{self.name} has {len(positions)} test images of "
+                             f"{self.class_names[label]}; occurrence must be below {len(positions)}")
+        return self.test_images[int(positions[occurrence])], label
+
+    def _class_index(self, class_name: str | int) -> int:
+        if isinstance(class_name, str):
+            folded = [name.casefold() for name in self.class_names]
+            if class_name.casefold() in folded:
+                return folded.index(class_name.casefold())
+        elif isinstance(class_name, int) and not isinstance(class_name, bool) \
+                and 0 <= class_name < self.num_classes:
+            return class_name
+        raise ValueError(f"unknown class {class_name!r}; give a name ({', '.join(self.class_names)}) "
+                         f"or an index from 0 to {self.num_classes - 1}")
+
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train {tuple(self.train_images.shape)}, "
                 f"test {tuple(self.test_images.shape)}, {self.num_classes} classes)")

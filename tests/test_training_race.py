@@ -88,9 +88,12 @@ def test_train_runs_in_a_thread_and_grows_the_same_figure(make_race, monkeypatch
     assert not any(controls_disabled(race)) and race.stop_button.disabled
     assert [h.label for h in race.histories] == NETS
     assert [h.status for h in race.histories] == ["finished", "finished"]
-    assert trace_lengths(race) == [8, 2, 8, 2]  # per net: training error per step, test error every 4
+    assert trace_lengths(race) == [2, 2, 2, 2]  # per net: training and test error at steps 4 and 8
     first_net = sorted({lengths[0] for lengths in seen if lengths})
-    assert first_net[0] < 8 and first_net[-1] == 8, f"the plot did not grow step by step: {first_net}"
+    assert first_net[0] < 2 and first_net[-1] == 2, f"the plot did not grow with the evaluations: {first_net}"
+    history = race.histories[0]  # the dashed curve is the training error the results line prints
+    assert list(race.figure.data[0].y) == history.train_subset_error
+    assert race.figure.data[0].y[-1] == history.final_train_error
     assert race.figure is figure and race.widget.children == children
     assert race.status_text.startswith("Race finished: 2 nets")
     assert "plain-8" in race.results.value and "%" in race.results.value
@@ -101,12 +104,12 @@ def test_stop_during_a_run_keeps_its_points(make_race, monkeypatch):
     race = make_race(["plain-8"])
     reached, resume = threading.Event(), threading.Event()
 
-    def pause_at_step_three(history):
-        if len(history.steps) == 3 and not reached.is_set():
+    def pause_at_step_five(history):  # after the evaluation at step 4
+        if len(history.steps) == 5 and not reached.is_set():
             reached.set()
             resume.wait(30)
 
-    started, release = gate_compare(monkeypatch, on_step=pause_at_step_three)
+    started, release = gate_compare(monkeypatch, on_step=pause_at_step_five)
     race.train()
     release.set()
     assert reached.wait(60)
@@ -116,9 +119,9 @@ def test_stop_during_a_run_keeps_its_points(make_race, monkeypatch):
     assert race.wait(60)
 
     (history,) = race.histories
-    assert history.status == "stopped" and len(history.steps) == 3
-    assert "stopped" in race.status_text and "step 3" in race.status_text
-    assert trace_lengths(race)[0] == 3
+    assert history.status == "stopped" and len(history.steps) == 5
+    assert "stopped" in race.status_text and "step 5" in race.status_text
+    assert trace_lengths(race)[0] == 1  # the evaluation at step 4 stays on the plot
     assert "(stopped)" in race.figure.data[0].name
     assert not any(controls_disabled(race))
 
@@ -146,7 +149,7 @@ def test_a_diverged_run_says_so_and_its_curve_ends_while_finite(make_race):
     assert history.status == "diverged"
     assert "diverged" in race.status_text and "plain-8" in race.status_text
     train_trace = race.figure.data[0]
-    assert 0 < len(train_trace.y) < 8 and all(math.isfinite(y) for y in train_trace.y)
+    assert len(train_trace.y) < 2 and all(math.isfinite(y) for y in train_trace.y)
     assert "(diverged)" in train_trace.name
 
 
