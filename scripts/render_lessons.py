@@ -47,12 +47,12 @@ class Rendered:
 
 
 def lessons(selection: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The lesson notebooks (``NN_name.ipynb``), all or those whose name starts with a selection.
+    """The notebooks of ``folder`` (the lessons and the primer), all or those whose name starts with a selection.
 
     ``selection`` items are prefixes such as ``"02"`` or ``"06_attribution"``; one that matches
     nothing raises ``ValueError`` naming the lessons there are.
     """
-    every = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    every = sorted(folder.glob("*.ipynb"))
     if not selection:
         return every
     chosen = []
