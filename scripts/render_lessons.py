@@ -10,8 +10,8 @@ executed notebook and an HTML page into a folder that git ignores (``preview/`` 
 
 The source notebooks are never written to. Figures are embedded in the pages (plotly's
 ``plotly_mimetype+notebook`` renderer; the first figure of a page carries plotly.js, about
-4.5 MB, so every page works offline). Interactive explorers need a running kernel: in the pages
-they show as static widgets or not at all, and the lesson text says what they show.
+4.5 MB, so every page works offline). Interactive explorers need a running kernel: the pages
+say where one would appear, and the lesson text says what it shows; progress bars are left out.
 
 Training runs go to the run cache (``RESNET_EXPLORER_CACHE``, or the default cache), so a
 second rendering, or the lessons in class afterwards, take the trained runs from there at once:
@@ -33,6 +33,8 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEFAULT_OUTPUT = REPO_ROOT / "preview"
 #: The renderer that makes headless outputs show figures in HTML (the default one draws nothing there).
 PLOTLY_RENDERER = "plotly_mimetype+notebook"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+EXPLORER_NOTE = "*(An interactive explorer appears here when the lesson runs in JupyterLab.)*"
 
 
 @dataclass
@@ -75,6 +77,33 @@ def error_outputs(notebook) -> list[str]:
     return found
 
 
+def without_widgets(notebook) -> int:
+    """Replace widget outputs by a line of text, drop the saved widget state; return how many.
+
+    A page cannot run an explorer without a kernel, and the saved state of one plotly
+    FigureWidget is about 5 MB. Progress bars (tqdm widgets) are dropped: the page shows the
+    run's printed results instead.
+    """
+    replaced = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if WIDGET_VIEW not in data:
+                kept.append(output)
+                continue
+            replaced += 1
+            if "%|" in data.get("text/plain", ""):
+                continue
+            output["data"] = {"text/markdown": EXPLORER_NOTE, "text/plain": EXPLORER_NOTE}
+            kept.append(output)
+        cell.outputs = kept
+    notebook.metadata.pop("widgets", None)
+    return replaced
+
+
 def render(path: Path, output: Path, *, cell_timeout: int = 1800) -> Rendered:
     """Execute one notebook (a copy: the source is only read) and write ``.ipynb`` and ``.html``.
 
@@ -95,6 +124,7 @@ def render(path: Path, output: Path, *, cell_timeout: int = 1800) -> Rendered:
         "fast_mode": os.environ.get("RESNET_EXPLORER_FAST", "") not in ("", "0"),
         "seconds": round(seconds, 1),
     }
+    without_widgets(notebook)
     output.mkdir(parents=True, exist_ok=True)
     notebook_path = output / path.name
     nbformat.write(notebook, notebook_path)

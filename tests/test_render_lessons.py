@@ -35,6 +35,8 @@ def lesson_folder(tmp_path, monkeypatch):
         nbformat.v4.new_markdown_cell("# 01 · A lesson"),
         nbformat.v4.new_code_cell("import resnet_explorer as rx\nprint('fast mode:', rx.fast_mode())"),
         nbformat.v4.new_code_cell("import plotly.graph_objects as go\ngo.Figure(go.Scatter(y=[3, 1, 2]))"),
+        nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(description='depth')"),
+        nbformat.v4.new_code_cell("from tqdm.auto import tqdm\ntotal = sum(tqdm(range(3), desc='bar-of-the-test'))"),
     ])
     broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0"),
                                              nbformat.v4.new_code_cell("print('after the error')")])
@@ -57,6 +59,9 @@ def test_lessons_are_rendered_with_outputs_and_figures_and_sources_stay_clean(re
     assert executed.cells[1].outputs and executed.metadata["resnet_explorer_preview"]["fast_mode"]
     assert (lesson_folder / "01_lesson.ipynb").read_text() == before  # the source has no outputs
     assert "01_lesson.html" in (out / "index.html").read_text()
+    # Widgets cannot run in a page: a note in place of the explorer, no progress bar, no saved state.
+    assert "interactive explorer appears here" in page and "bar-of-the-test:" not in page
+    assert "widgets" not in executed.metadata and executed.cells[4].outputs == []
 
 
 def test_an_error_is_shown_in_the_page_and_reported(render_lessons, lesson_folder, tmp_path):
