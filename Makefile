@@ -24,7 +24,7 @@ test: $(BIN)/.installed system-packages
 	$(BIN)/python -m pytest
 
 # The lessons with their outputs (HTML and notebooks), for a teacher to read before class; it also
-# warms the run cache. About 30-40 minutes on two cores; FAST=1 for a quick check (seconds each).
+# warms the run cache. At most about half an hour on two cores; FAST=1 for a quick check.
 preview: $(BIN)/.installed
 	$(BIN)/python scripts/render_lessons.py --out preview $(if $(FAST),--fast)
 
