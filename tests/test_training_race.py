@@ -237,3 +237,11 @@ def test_defaults_are_the_four_nets_of_fig_6_on_the_fast_schedule_in_fast_mode(d
     race.set_state({"configurations": []})
     assert race.train() is None and race.train_button.disabled
     assert "Tick at least one net" in race.status_text
+
+
+def test_the_caption_says_what_the_dashed_and_bold_curves_are(make_race):
+    """The curves are eval-mode errors at each evaluation (the paper's Fig. 6 lines), not batches."""
+    caption = make_race().caption.value
+    assert "dashed, training error on 32 fixed training images" in caption
+    assert "bold, test error on 32 test images" in caption and "eval mode" in caption
+    assert "each training batch" not in caption

@@ -427,8 +427,9 @@ class TrainingRace(Explorer):
         text = (f"{html.escape(str(getattr(data, 'name', 'data')))}: {len(images):,} training images, "
                 f"{images.shape[-2]}×{images.shape[-1]} · {plan.steps:,} steps of {plan.batch_size}, "
                 f"lr {plan.lr:g}{warmup}, ÷10 at steps {milestones} · seed {self.seed}. "
-                f"Thin: error on each training batch (augmented). Bold: test error on "
-                f"{min(test_size, len(data.test_images)):,} test images, every {plan.eval_every:,} steps.")
+                f"Every {plan.eval_every:,} steps, in eval mode: dashed, training error on "
+                f"{min(test_size, len(images)):,} fixed training images; bold, test error on "
+                f"{min(test_size, len(data.test_images)):,} test images.")
         return f"<div style='font-size:{'17px' if self.large else '13px'}; color:#444444'>{text}</div>"
 
     # -- the race -----------------------------------------------------------------------------
