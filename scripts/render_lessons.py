@@ -44,8 +44,8 @@ class Rendered:
     name: str
     seconds: float
     errors: list[str]
-    html_path: Path | None
-    notebook_path: Path | None
+    html_path: Path
+    notebook_path: Path
 
 
 def lessons(selection: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -140,7 +140,7 @@ def write_index(results: list[Rendered], output: Path, fast: bool) -> Path:
     rows = "\n".join(
         f"<tr><td><a href='{html.escape(r.html_path.name)}'>{html.escape(r.name)}</a></td>"
         f"<td>{r.seconds:.0f} s</td><td>{html.escape('; '.join(r.errors)) or 'no errors'}</td></tr>"
-        for r in results if r.html_path is not None)
+        for r in results)
     page = (f"<!doctype html><meta charset='utf-8'><title>resnet_explorer lessons, rendered</title>"
             f"<h1>The lessons with their outputs</h1><p>Rendered {time.strftime('%Y-%m-%d %H:%M')} "
             f"with {mode}, by <code>scripts/render_lessons.py</code>.</p>"
@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     if args.fast:
         os.environ["RESNET_EXPLORER_FAST"] = "1"
+    else:  # a preview of the real schedules, even where the shell has fast mode on
+        os.environ.pop("RESNET_EXPLORER_FAST", None)
     results = []
     for path in selected:
         print(f"{path.stem} ...", end=" ", flush=True)
