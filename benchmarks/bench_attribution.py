@@ -22,7 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from resnet_explorer.attribution import DEFAULT_OPTIONS, METHODS, attribute  # noqa: E402
+from resnet_explorer.attribution import METHODS, attribute  # noqa: E402
+from resnet_explorer.attribution_methods import ATTRIBUTION_METHODS  # noqa: E402
 from resnet_explorer.models import build_model  # noqa: E402
 
 GOAL_SECONDS = 2.0
@@ -69,7 +70,7 @@ def main() -> int:
     load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
     print(f"torch {torch.__version__}, best of {args.repeats}, load average {load} on "
           f"{os.cpu_count()} cores (other jobs on the cores slow two threads most)")
-    options = {m: o for m, o in DEFAULT_OPTIONS.items() if o}
+    options = {name: method.defaults for name, method in ATTRIBUTION_METHODS.items() if method.options}
     print("defaults:", "; ".join(f"{m} {o}" for m, o in options.items()))
     totals = {threads: measure(args.depth, threads, args.repeats) for threads in args.threads}
     print()

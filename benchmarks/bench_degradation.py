@@ -18,7 +18,8 @@ import time
 import torch
 
 from resnet_explorer.data import load_dataset
-from resnet_explorer.training import BRIEF_IMAGE_SIZE, compare, resolve_schedule
+from resnet_explorer.schedules import BRIEF_IMAGE_SIZE, resolve_schedule
+from resnet_explorer.training import compare
 
 CONFIGS = [{"depth": 20, "shortcut": "none"}, {"depth": 56, "shortcut": "none"},
            {"depth": 20, "shortcut": "A"}, {"depth": 56, "shortcut": "A"}]
@@ -53,7 +54,7 @@ def main() -> None:
 
     def report(history):
         if history.status != "running":
-            print(f"  {history.label:<14} {history.status:<9} train error "
+            print(f"  {history.model_name:<14} {history.status:<9} train error "
                   f"{history.final_train_error:.3f} (last 20 batches "
                   f"{sum(history.train_error[-20:]) / 20:.3f}), test error "
                   f"{history.final_test_error:.3f}, {history.wall_time[-1]:.0f} s, "
@@ -63,8 +64,8 @@ def main() -> None:
     histories = compare(CONFIGS, data, schedule=plan, seed=args.seed, precision=args.precision,
                         progress=False, callback=report, callback_every=10**9)
     total, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    errors = {h.label: h.final_train_error for h in histories}
-    tests = {h.label: h.final_test_error for h in histories}
+    errors = {h.model_name: h.final_train_error for h in histories}
+    tests = {h.model_name: h.final_test_error for h in histories}
     plain_gap = errors["plain-56"] - errors["plain-20"]
     residual_gap = errors["ResNet-56 (A)"] - errors["ResNet-20 (A)"]
     print(f"training error  plain-20 {errors['plain-20']:.3f}  plain-56 {errors['plain-56']:.3f}  "

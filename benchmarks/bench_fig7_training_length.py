@@ -21,22 +21,21 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 import resnet_explorer as rx
-from resnet_explorer.training import Schedule, train
+from resnet_explorer.training import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from make_checkpoints import long_schedule  # noqa: E402 - the recipe of the long checkpoints
 
 RESULTS = Path(__file__).resolve().parent / "results" / "fig7_training_length.jsonl"
 NETS = {"plain-20": (20, "none"), "resnet-20": (20, "A"), "plain-56": (56, "none"),
         "resnet-56": (56, "A"), "resnet-110": (110, "A"), "plain-110": (110, "none")}
-
-
-def long_schedule(steps: int) -> Schedule:
-    """The recipe of the longer-trained checkpoints (scripts/make_checkpoints.py uses it too)."""
-    return Schedule(steps=steps, warmup_steps=100, eval_every=max(100, steps // 8), eval_size=1000)
 
 
 def run_one(net: str, steps: int, size: int, seed: int, save_dir: Path | None) -> dict:

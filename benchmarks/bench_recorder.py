@@ -8,7 +8,7 @@ steps, so a recorder with ``every=10`` records the same share of steps in every 
 Goal: the default recorder (``every=10, sample=16``) costs at most 1.15x a bare step.
 Recording every step is shown for comparison.
 
-    python benchmarks/bench_recorder.py [--steps 10] [--rounds 7]
+    python benchmarks/bench_recorder.py [--steps 10] [--rounds 7] [--threads 2]
 """
 
 from __future__ import annotations
@@ -49,8 +49,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per block (a multiple of 10)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 on a shared core)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     model = build_model(20).to(memory_format=torch.channels_last).train()

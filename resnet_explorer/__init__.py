@@ -25,12 +25,15 @@ from .counting import count_flops, count_params, describe
 from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
 from .environment_check import check_environment, fast_mode
+from .history import History
 from .models import ModelConfig, ResNet, build_model
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
+from .schedules import Schedule
+from .speed import thread_policy
 from .torchvision_compat import from_torchvision
-from .training import History, Schedule, compare, train
+from .training import compare, train
 
 __all__ = [
     "DATASET_NAMES",
@@ -65,6 +68,7 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "load_image",
+    "thread_policy",
     "train",
 ]
 __version__ = "0.1.0"

@@ -1,26 +1,10 @@
 """Which pixels does a ResNet look at? Attribution maps with captum, one call for six methods.
 
 ``attribute(model, images, method)`` explains the model's score for a class (by default the
-predicted one) with one of ``METHODS``:
-
-============================  ==============================================================
-``"saliency"``                the gradient of the class score with respect to the pixels
-                              (Simonyan et al. 2014); map: ``|gradient|`` summed over channels.
-``"integrated_gradients"``    gradients averaged along the straight path from a baseline
-                              (default: all zeros, the mean image in standardized units) to
-                              the image, times ``image - baseline`` (Sundararajan et al. 2017);
-                              map: signed, summed over channels, so it adds up to
-                              ``f(image) - f(baseline)`` (completeness).
-``"smoothgrad"``              saliency averaged over noisy copies of the image (Smilkov et al.
-                              2017); map: mean ``|gradient|`` summed over channels.
-``"guided_backprop"``         the gradient with negative gradients stopped at every ReLU
-                              (Springenberg et al. 2015); map: signed, summed over channels.
-``"gradcam"``                 Grad-CAM (Selvaraju et al. 2017) on a stage's output, upsampled
-                              bilinearly to the image; map: ReLU'd (non-negative) by default.
-``"occlusion"``               how much the class score drops when a gray (zero) square covers
-                              each place (Zeiler & Fergus 2014); map: signed, positive where
-                              the square hurt the score.
-============================  ==============================================================
+predicted one) with one of ``METHODS``: ``"saliency"``, ``"integrated_gradients"``,
+``"smoothgrad"``, ``"guided_backprop"``, ``"gradcam"`` and ``"occlusion"``. What each computes
+(and its paper), its options and defaults, and whether its maps carry a sign are written once,
+in its entry of ``resnet_explorer.attribution_methods.ATTRIBUTION_METHODS``.
 
 The result is an ``Attribution`` with ``maps`` of shape (N, H, W), the raw captum output and
 the model's prediction. ``Attribution.signed`` says whether a map can be negative.
@@ -51,48 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .device import model_device
-
-METHODS: tuple[str, ...] = (
-    "saliency",
-    "integrated_gradients",
-    "smoothgrad",
-    "guided_backprop",
-    "gradcam",
-    "occlusion",
-)
-
-#: Readable names for legends and menus.
-METHOD_LABELS: dict[str, str] = {
-    "saliency": "Saliency",
-    "integrated_gradients": "Integrated Gradients",
-    "smoothgrad": "SmoothGrad",
-    "guided_backprop": "Guided Backprop",
-    "gradcam": "Grad-CAM",
-    "occlusion": "Occlusion",
-}
-
-#: Options each method takes, with their defaults. ``None`` means "sized to the input" (see
-#: ``_resolve_options``). The defaults keep all six methods on one 32x32 image of ResNet-56
-#: within about 2 s on two CPU cores (benchmarks/bench_attribution.py).
-DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
-    "saliency": {},
-    # Gauss-Legendre quadrature. Measured on ResNet-20 trained on Fashion-MNIST (8 test images):
-    # 32 steps give maps with rank correlation 0.999 to 256 steps' maps and a convergence delta
-    # of about 1.6% of the attributions' sum (median). Raise n_steps for tighter completeness.
-    "integrated_gradients": {"n_steps": 32, "baseline": 0.0, "internal_batch_size": 64},
-    # Noise of 15% of the image's value range (Smilkov et al. recommend 10-20%). On the same
-    # model 16 samples give maps with rank correlation 0.95 to a 128-sample map (8: 0.92, 32: 0.97).
-    "smoothgrad": {"nt_samples": 16, "noise_level": 0.15, "seed": 0, "nt_samples_batch_size": 16},
-    "guided_backprop": {},
-    "gradcam": {"relu_attributions": True},
-    # window: 1/8 of the image side (4 px on 32x32, 4 on 28x28, 28 on 224x224), stride half of
-    # it, so each pixel is covered by about four windows and the map is not blocky.
-    "occlusion": {"window": None, "stride": None, "baseline": 0.0, "perturbations_per_eval": 64},
-}
-
-# The informational warning captum prints on every guided backprop call.
-_CAPTUM_RELU_HOOK_WARNING = "Setting backward hooks on ReLU activations"
+from .attribution_methods import ATTRIBUTION_METHODS, METHODS, normalize_method_name
+from .checks import check_images, check_model, check_whole_number, model_name
+from .device import computing_on
+from .hooks import hooked
+from .speed import follows_thread_policy
 
 
 @dataclass(repr=False)
@@ -113,7 +60,8 @@ class Attribution:
         convergence_delta: (N,) for integrated gradients: ``sum(attributions) -
             (f(image) - f(baseline))``, the quadrature error; ``None`` for other methods.
         signed: whether maps carry a sign (negative = evidence against the class); saliency
-            and SmoothGrad maps are magnitudes, Grad-CAM maps are non-negative after its ReLU.
+            and SmoothGrad maps are magnitudes, Grad-CAM maps are non-negative after its ReLU
+            (each method's ``signed`` in ``ATTRIBUTION_METHODS``).
         layer: the module Grad-CAM used (e.g. ``"stage3"``), else ``None``.
         options: the options used, defaults filled in.
     """
@@ -133,49 +81,12 @@ class Attribution:
     @property
     def label(self) -> str:
         """A readable name, e.g. ``"Grad-CAM (stage2)"``."""
-        text = METHOD_LABELS[self.method]
+        text = ATTRIBUTION_METHODS[self.method].label
         return f"{text} ({self.layer})" if self.layer else text
 
     def __repr__(self) -> str:
         n, h, w = self.maps.shape
         return f"Attribution({self.label}, {n} maps of {h}x{w}, target={self.target.tolist()})"
-
-
-def normalize_method_name(method: str) -> str:
-    """``"Integrated Gradients"``, ``"integrated-gradients"`` -> ``"integrated_gradients"``."""
-    if not isinstance(method, str):
-        raise ValueError(f"method must be a string, one of {', '.join(METHODS)}; got {method!r}")
-    name = method.strip().lower().replace("-", "_").replace(" ", "_")
-    aliases = {"grad_cam": "gradcam", "ig": "integrated_gradients", "guided_backpropagation":
-               "guided_backprop", "smooth_grad": "smoothgrad"}
-    name = aliases.get(name, name)
-    if name not in METHODS:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
-    return name
-
-
-def expected_in_channels(model: nn.Module) -> int | None:
-    """The channels the model's first layer takes: ``model.config.in_channels`` or the first conv's."""
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "in_channels"):
-        return int(config.in_channels)
-    first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return None if first_conv is None else first_conv.in_channels
-
-
-def minimum_image_size(model: nn.Module) -> int:
-    """The smallest side an image can have so the last stage still sees at least 1x1 pixel.
-
-    CIFAR-family nets halve the image twice (8x8 maps in stage 3 from 32x32 inputs), the
-    ImageNet family five times (a 224x224 image becomes 7x7).
-    """
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "stage_blocks"):
-        return 1
-    halvings = len(config.stage_blocks) - 1
-    if getattr(config, "family", "cifar") == "imagenet":
-        halvings += 2  # the stride-2 7x7 conv and the max pool
-    return 2**halvings
 
 
 def layer_names(model: nn.Module) -> list[str]:
@@ -211,70 +122,12 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str,
     example = next((n for n in modules if n.count(".") == 1), "")
     hint = f", e.g. {example!r}" if example else ""
     raise ValueError(
-        f"unknown layer {layer!r} for {_model_name(model)}; use a stage name ({stages}) or any "
+        f"unknown layer {layer!r} for {model_name(model)}; use a stage name ({stages}) or any "
         f"module name from model.named_modules(){hint}"
     )
 
 
-def check_images(
-    model: nn.Module, images: torch.Tensor, image_size: int | tuple[int, int] | None = None
-) -> torch.Tensor:
-    """Validate ``images`` for ``model`` and return them as an (N, C, H, W) float tensor.
-
-    A single image (C, H, W) is batched; a single grayscale image (H, W) too when the model
-    takes one channel. Raises ``ValueError`` saying what was given, what the model expects and
-    how to fix it.
-    """
-    fix = "pass standardized test images, e.g. dataset.test_images[:4], or a file through load_image(...)"
-    if not isinstance(images, torch.Tensor):
-        if isinstance(images, np.ndarray):
-            images = torch.from_numpy(images)
-        else:
-            raise ValueError(f"images must be a tensor of shape (N, C, H, W), got {type(images).__name__}; {fix}")
-    channels = expected_in_channels(model)
-    if images.dim() == 2 and channels == 1:
-        images = images[None]
-    if images.dim() == 3:
-        images = images[None]
-    if images.dim() != 4:
-        raise ValueError(
-            f"images must have shape (N, C, H, W) or (C, H, W), got shape {tuple(images.shape)}; {fix}"
-        )
-    if not torch.is_floating_point(images):
-        raise ValueError(
-            f"images are {images.dtype}, but the model expects standardized floats "
-            "(mean 0, std 1 per channel); load_image(...) or dataset.test_images give those"
-        )
-    n, c, h, w = images.shape
-    if n == 0:
-        raise ValueError("images is an empty batch; pass at least one image, e.g. dataset.test_images[:1]")
-    if channels is not None and c != channels:
-        kind = {1: "grayscale", 3: "RGB"}
-        raise ValueError(
-            f"images have {c} channel(s) (shape {tuple(images.shape)}), but {_model_name(model)} expects "
-            f"{channels} ({kind.get(channels, 'channels')}); use images of the model's dataset, e.g. "
-            f"dataset.test_images[:4], or load_image(file, in_channels={channels}, ...) to convert"
-        )
-    if image_size is not None:
-        size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-        if (h, w) != size:
-            raise ValueError(
-                f"images are {h}x{w}, but the model was trained on {size[0]}x{size[1]} images; resize "
-                f"them (load_image(file, ..., image_size={size[0]}) or torch.nn.functional.interpolate), "
-                "or use dataset.test_images"
-            )
-    smallest = minimum_image_size(model)
-    if min(h, w) < smallest:
-        raise ValueError(
-            f"images are {h}x{w}, too small for {_model_name(model)}: it halves the image until "
-            f"the last stage, so each side needs at least {smallest} pixels; resize them or use "
-            "dataset.test_images"
-        )
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or infinite values; check how they were made")
-    return images
-
-
+@follows_thread_policy
 def attribute(
     model: nn.Module,
     images: torch.Tensor,
@@ -300,46 +153,35 @@ def attribute(
             any module name (``"stage3.block9.conv2"``) or the module; default the last stage.
         device: where to compute; default the model's device. The model is moved back after.
         image_size: if given, the (H, W) (or side) the model was trained on; other sizes raise.
-        **options: per method, see ``DEFAULT_OPTIONS``: ``n_steps``, ``baseline``,
+        **options: per method, see its entry in ``ATTRIBUTION_METHODS``: ``n_steps``, ``baseline``,
             ``internal_batch_size`` (integrated gradients); ``nt_samples``, ``noise_level``
             (noise std as a fraction of the image's value range), ``seed``,
             ``nt_samples_batch_size`` (SmoothGrad); ``relu_attributions`` (Grad-CAM);
             ``window``, ``stride``, ``baseline``, ``perturbations_per_eval`` (occlusion).
 
-    The model runs in eval mode and gets its mode (and device) back afterwards; only the
-    inputs' gradients are computed, so no ``.grad`` is left on the model's parameters.
+    The model runs in eval mode; every module gets its mode back afterwards, and the model its
+    device. Only the inputs' gradients are computed, so no ``.grad`` is left on the model's
+    parameters.
     """
-    method = normalize_method_name(method)
-    images = check_images(model, images, image_size)
-    resolved = _resolve_options(method, options, images.shape)
-
-    original_device = model_device(model)
-    device = original_device if device is None else torch.device(device)
-    was_training = model.training
-    if method == "guided_backprop":
-        _check_guided_backprop_relus(model)
-    layer_name, layer_module = resolve_layer(model, layer) if method == "gradcam" else (None, None)
-    try:
-        model.eval()
-        if device != original_device:
-            model.to(device)
-        images = images.detach().to(device, torch.float32)
+    entry = ATTRIBUTION_METHODS[normalize_method_name(method)]
+    check_model(model, what="attribute")
+    images = check_images(model, images, image_size=image_size, allow_single=True)
+    resolved = _resolve_options(entry.name, options, images.shape)
+    if entry.check_model is not None:  # before anything moves or runs
+        entry.check_model(model)
+    layer_name, layer_module = resolve_layer(model, layer) if entry.takes_layer else (None, None)
+    with computing_on(model, device) as compute_device, hooked(model, training=False):
+        images = images.detach().to(compute_device, torch.float32)
         with torch.no_grad():
             probabilities = F.softmax(model(images), dim=1)
         predicted = probabilities.argmax(dim=1)
         target_tensor = _resolve_target(target, predicted, probabilities.shape[1])
-        raw, maps, delta = _run_method(model, images, method, target_tensor, layer_module, resolved)
-    finally:
-        if device != original_device:
-            model.to(original_device)
-        model.train(was_training)
+        raw, maps, delta = _run_method(model, images, entry.name, target_tensor, layer_module,
+                                       resolved)
 
-    signed = method not in ("saliency", "smoothgrad") and not (
-        method == "gradcam" and resolved["relu_attributions"]
-    )
     index = torch.arange(len(target_tensor), device=probabilities.device)
     return Attribution(
-        method=method,
+        method=entry.name,
         maps=maps.detach().float().cpu(),
         raw=raw.detach().cpu(),
         target=target_tensor.cpu(),
@@ -347,7 +189,7 @@ def attribute(
         probability=probabilities.max(dim=1).values.cpu(),
         target_probability=probabilities[index, target_tensor].cpu(),
         convergence_delta=None if delta is None else delta.detach().cpu(),
-        signed=signed,
+        signed=entry.is_signed(resolved),
         layer=layer_name,
         options=resolved,
     )
@@ -359,152 +201,69 @@ def attribute_all(
     methods: Sequence[str] = METHODS,
     target: int | Sequence[int] | torch.Tensor | None = None,
     layer: str | nn.Module | None = None,
+    device: torch.device | str | None = None,
     **kwargs: Any,
 ) -> dict[str, Attribution]:
-    """``attribute`` for several methods at once: ``{method: Attribution}``."""
-    return {
-        normalize_method_name(m): attribute(model, images, m, target, layer, **kwargs) for m in methods
-    }
+    """``attribute`` for several methods at once: ``{method: Attribution}``.
+
+    With a ``device``, the model moves there once for all the methods, and back after.
+    """
+    check_model(model, what="attribute_all")
+    with computing_on(model, device):
+        return {normalize_method_name(m): attribute(model, images, m, target, layer, **kwargs)
+                for m in methods}
 
 
-def _run_method(model, images, method, target, layer_module, opts):
-    """Call captum; return ``(raw, maps, convergence_delta)``."""
-    from captum.attr import (
-        GuidedBackprop,
-        IntegratedGradients,
-        LayerAttribution,
-        LayerGradCam,
-        NoiseTunnel,
-        Occlusion,
-        Saliency,
-    )
-
+def _run_method(model, images, method, target, layer_module, options):
+    """Call the method's captum algorithm; return ``(raw, maps, convergence_delta)``."""
     images = images.clone().requires_grad_(True)  # captum warns when it has to do this itself
-    delta = None
-    if method == "saliency":
-        raw = Saliency(model).attribute(images, target=target, abs=True)
-        maps = raw.sum(dim=1)
-    elif method == "integrated_gradients":
-        baseline = _baseline(opts["baseline"], images)
-        raw, delta = IntegratedGradients(model).attribute(
-            images,
-            baselines=baseline,
-            target=target,
-            n_steps=opts["n_steps"],
-            internal_batch_size=max(opts["internal_batch_size"], len(images)),
-            return_convergence_delta=True,
-        )
-        maps = raw.sum(dim=1)
-    elif method == "smoothgrad":
-        value_range = float(images.detach().max() - images.detach().min()) or 1.0
-        with torch.random.fork_rng(devices=[images.device] if images.device.type == "cuda" else []):
-            torch.manual_seed(opts["seed"])
-            raw = NoiseTunnel(Saliency(model)).attribute(
-                images,
-                nt_type="smoothgrad",
-                nt_samples=opts["nt_samples"],
-                nt_samples_batch_size=opts["nt_samples_batch_size"],
-                stdevs=float(opts["noise_level"] * value_range),
-                target=target,
-                abs=True,
-            )
-        maps = raw.sum(dim=1)
-    elif method == "guided_backprop":
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_CAPTUM_RELU_HOOK_WARNING)
-            raw = GuidedBackprop(model).attribute(images, target=target)
-        maps = raw.sum(dim=1)
-    elif method == "gradcam":
-        raw = LayerGradCam(model, layer_module).attribute(
-            images, target=target, relu_attributions=opts["relu_attributions"]
-        )
-        if raw.dim() != 4:
-            raise ValueError(
-                f"Grad-CAM needs a layer whose output is an image-like (N, C, h, w) map; this one "
-                f"gives shape {tuple(raw.shape)}; pick a stage or a conv layer"
-            )
-        upsampled = LayerAttribution.interpolate(raw, tuple(images.shape[-2:]), interpolate_mode="bilinear")
-        maps = upsampled[:, 0]
-    else:  # occlusion
-        channels = images.shape[1]
-        raw = Occlusion(model).attribute(
-            images,
-            sliding_window_shapes=(channels, opts["window"], opts["window"]),
-            strides=(channels, opts["stride"], opts["stride"]),
-            baselines=_baseline(opts["baseline"], images),
-            target=target,
-            perturbations_per_eval=opts["perturbations_per_eval"],
-        )
-        maps = raw.mean(dim=1)  # every channel holds the same value
-    return raw, maps, delta
+    return ATTRIBUTION_METHODS[method].compute(model, images, target, layer_module, options)
 
 
 def _resolve_options(method: str, options: dict[str, Any], shape: torch.Size) -> dict[str, Any]:
-    defaults = DEFAULT_OPTIONS[method]
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        allowed = ", ".join(defaults) or "none"
-        raise ValueError(f"{method} does not take option(s) {', '.join(unknown)}; its options: {allowed}")
-    resolved = {**defaults, **options}
-    for name in ("n_steps", "internal_batch_size", "nt_samples", "nt_samples_batch_size",
-                 "perturbations_per_eval"):
-        if name in resolved and (not isinstance(resolved[name], int) or resolved[name] < 1):
-            raise ValueError(f"{method} option {name} must be a positive integer, got {resolved[name]!r}")
-    if method == "occlusion":
-        side = min(shape[-2:])
-        window = resolved["window"] or max(1, round(side / 8))
-        stride = resolved["stride"] or max(1, window // 2)
-        if not (isinstance(window, int) and 1 <= window <= side):
-            raise ValueError(f"occlusion window must be an integer from 1 to {side}, got {window!r}")
-        if not (isinstance(stride, int) and stride >= 1):
-            raise ValueError(f"occlusion stride must be a positive integer, got {stride!r}")
-        resolved.update(window=window, stride=stride)
-    return resolved
-
-
-def _baseline(value: float | torch.Tensor, images: torch.Tensor) -> torch.Tensor | float:
-    if isinstance(value, torch.Tensor):
-        value = value.to(images.device, images.dtype)
-        if value.dim() == 3:
-            value = value[None]
-        return value.expand_as(images).contiguous()
-    return float(value)
+    return ATTRIBUTION_METHODS[method].resolve_options(options, tuple(shape[-2:]))
 
 
 def _resolve_target(target, predicted: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``target`` as one class index per image; refuses what only looks like one ("3", 3.7, True)."""
     if target is None:
         return predicted
-    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        result = torch.full_like(predicted, int(target))
+    if isinstance(target, (torch.Tensor, np.ndarray)):
+        values = torch.as_tensor(target) if isinstance(target, torch.Tensor) or target.dtype.kind in "iu" else None
+        if values is None or torch.is_floating_point(values) or values.is_complex() or values.dtype == torch.bool:
+            kind = target.dtype if values is None else values.dtype
+            raise ValueError(f"target must hold whole class indices, got a {type(target).__name__} of {kind}; "
+                             "give one int per image, one int, or None for the predicted class")
+        result = values.to(predicted.device, torch.long).reshape(-1)
+    elif isinstance(target, (list, tuple)):
+        result = torch.tensor([check_whole_number("each target class", value) for value in target],
+                              dtype=torch.long, device=predicted.device)
     else:
-        result = torch.as_tensor(target, dtype=torch.long, device=predicted.device).reshape(-1)
-        if result.numel() == 1:
-            result = result.expand_as(predicted).clone()
-        if result.shape != predicted.shape:
-            raise ValueError(
-                f"target has {result.numel()} classes for {len(predicted)} images; give one per image, one int, or None"
-            )
+        result = torch.tensor([check_whole_number("target (a class index, or None for the predicted class)", target)],
+                              dtype=torch.long, device=predicted.device)
+    if result.numel() == 1:
+        result = result.expand_as(predicted).clone()
+    if result.shape != predicted.shape:
+        raise ValueError(
+            f"target has {result.numel()} classes for {len(predicted)} images; give one per image, one int, or None"
+        )
     if result.min() < 0 or result.max() >= num_classes:
         raise ValueError(f"target classes must be in 0..{num_classes - 1}, got {result.tolist()}")
     return result
 
 
-def _check_guided_backprop_relus(model: nn.Module) -> None:
-    if any(isinstance(m, nn.ReLU) and m.inplace for m in model.modules()):
-        raise ValueError(
-            "guided backprop needs non-inplace ReLU modules, each used once; this model has "
-            "inplace ones (torchvision's ResNets share one). Convert it with rx.from_torchvision(model)"
-        )
-
-
-
-def _model_name(model: nn.Module) -> str:
-    config = getattr(model, "config", None)
-    return getattr(config, "name", None) or type(model).__name__
-
-
 # ---------------------------------------------------------------------------------------------
 # Images from files
+
+#: The largest picture ``load_image`` opens: 50 megapixels (a phone camera's 48 fit). Larger
+#: ones, and files that only claim to be larger (a "decompression bomb" of a few bytes that
+#: would unpack to gigabytes), are refused before their pixels are decoded.
+MAX_PICTURE_PIXELS = 50_000_000
+#: The largest side ``load_image`` makes: ImageNet nets take 224, the lessons' nets 8 to 32; a
+#: 20,000-pixel side would take gigabytes.
+MAX_IMAGE_SIDE = 2048
+# Pillow modes of one channel deeper than 8 bits, and what their largest value means.
+_DEEP_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1.0}
 
 
 def load_image(
@@ -524,14 +283,20 @@ def load_image(
     is ``image_size`` and center-cropped to a square (to ``(H, W)`` if a pair is given), then
     standardized with the dataset's ``mean`` and ``std`` (in [0, 1] pixel units). ``name``
     (e.g. the uploaded file's) is used in error messages.
+
+    Pixels are scaled by the picture's depth: 8-bit values by 255, 16-bit ones (PNG) by 65,535,
+    and floating-point ones (TIFF) are taken as they are if they lie in [0, 1] (else refused).
+    Pictures of more than ``MAX_PICTURE_PIXELS`` and sides above ``MAX_IMAGE_SIDE`` are refused.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if in_channels not in (1, 3):
-        raise ValueError(f"load_image makes grayscale (in_channels=1) or RGB (3) images, not {in_channels} channels")
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or min(size) < 1:
-        raise ValueError(f"image_size must be a positive int or an (H, W) pair, got {image_size!r}")
+    if isinstance(in_channels, bool) or in_channels not in (1, 3):
+        raise ValueError(f"load_image makes grayscale (in_channels=1) or RGB (3) images, not {in_channels!r} channels")
+    sides = tuple(image_size) if isinstance(image_size, (tuple, list)) else (image_size, image_size)
+    if len(sides) != 2:
+        raise ValueError(f"image_size must be a whole number or an (H, W) pair, got {image_size!r}")
+    size = tuple(check_whole_number("image_size", side, minimum=1, maximum=MAX_IMAGE_SIDE)
+                 for side in sides)
     if isinstance(file, (bytes, bytearray, memoryview)):
         source, description = io.BytesIO(bytes(file)), name or f"the uploaded file ({len(bytes(file))} bytes)"
     elif isinstance(file, (str, PathLike)):
@@ -541,30 +306,68 @@ def load_image(
         source, description = path, name or str(path)
     else:
         source, description = file, name or "the file"
+    too_large = (f"{description} has more pixels than load_image opens ({MAX_PICTURE_PIXELS // 10**6} "
+                 "megapixels, e.g. 8000x6000): shrink it first")
     try:
-        with Image.open(source) as opened:
-            opened.load()
-            picture = ImageOps.exif_transpose(opened)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused just below
+            with Image.open(source) as opened:
+                width, height = opened.size
+                if width * height > MAX_PICTURE_PIXELS:
+                    raise ValueError(f"{too_large}; it is {width}x{height}")
+                opened.load()
+                picture = ImageOps.exif_transpose(opened)
+    except Image.DecompressionBombError:
+        raise ValueError(too_large) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        if str(error).startswith(too_large):
+            raise
         reason = "" if isinstance(error, UnidentifiedImageError) else f" ({error})"
         raise ValueError(
             f"{description} is not an image PIL can read (PNG, JPEG, GIF, BMP, WebP, TIFF, ...){reason}"
         ) from None
 
-    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
-        rgba = picture.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        picture = Image.alpha_composite(background, rgba)
-    picture = picture.convert("L" if in_channels == 1 else "RGB")
+    if picture.mode in _DEEP_MODES:
+        picture = _unit_range_picture(picture, description)  # "F", values in [0, 1]
+        scale = 1.0
+    else:
+        if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+            rgba = picture.convert("RGBA")
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            picture = Image.alpha_composite(background, rgba)
+        picture = picture.convert("L" if in_channels == 1 else "RGB")
+        scale = 255.0
     picture = ImageOps.fit(picture, (size[1], size[0]), method=Image.Resampling.BILINEAR)
 
-    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
+    pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / scale)
     pixels = pixels[None] if pixels.dim() == 2 else pixels.permute(2, 0, 1)
+    if pixels.shape[0] != in_channels:  # a one-channel deep picture for an RGB net
+        pixels = pixels.expand(in_channels, -1, -1)
     mean_tensor = _per_channel(mean, in_channels, "mean")
     std_tensor = _per_channel(std, in_channels, "std")
     if (std_tensor <= 0).any():
         raise ValueError(f"std must be positive, got {std!r}")
     return ((pixels - mean_tensor) / std_tensor).contiguous()
+
+
+def _unit_range_picture(picture, description: str):
+    """A picture of more than 8 bits per pixel (16-bit PNG, float TIFF) as floats in [0, 1].
+
+    Converting it to 8 bits as Pillow does would clip a 16-bit picture (98% white) and round
+    a float one in [0, 1] to 0 or 1; so its values are scaled by the mode's depth instead.
+    """
+    from PIL import Image
+
+    values = np.asarray(picture, dtype=np.float64)
+    largest = _DEEP_MODES[picture.mode]
+    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if not (np.isfinite(values).all() and low >= 0 and high <= largest):
+        if picture.mode == "F":
+            raise ValueError(f"{description} holds floating-point pixels from {low:g} to {high:g}; "
+                             "load_image takes floats in [0, 1] (scale them first)")
+        raise ValueError(f"{description} holds {picture.mode} pixels from {low:g} to {high:g}; "
+                         "load_image takes 8- or 16-bit pictures (16-bit: 0 to 65535)")
+    return Image.fromarray((values / largest).astype(np.float32))
 
 
 def _per_channel(value: Sequence[float] | float, channels: int, what: str) -> torch.Tensor:

@@ -2,15 +2,21 @@
 
 A residual block computes ``out = activation(F(x) + shortcut(x))``, where ``F`` is the
 *residual branch* (two 3x3 convolutions for the basic block, 1x1-3x3-1x1 for the
-bottleneck) and ``shortcut`` is one of the paper's options:
+bottleneck) and ``shortcut`` is one of three kinds of module (``SHORTCUT_MODULES``):
 
-- ``"A"`` identity; where the shape changes, take every second pixel and pad the new
+- ``"identity"``: ``x`` itself, where the block keeps its shape;
+- ``"zero-pad"`` (option A where the shape changes): take every second pixel and pad the new
   channels with zeros (no parameters);
-- ``"B"`` identity, but a 1x1 projection (+ BN) where the shape changes;
-- ``"C"`` a 1x1 projection (+ BN) on every shortcut;
-- ``"none"`` no shortcut at all: the block of the *plain* net, ``out = activation(F(x))``;
-- ``"dense"`` concatenate instead of add (DenseNet, Huang et al. 2017):
-  ``out = concat(x, F(x))``, so every block's input reaches every later block of its stage.
+- ``"projection"`` (options B and C): a 1x1 convolution (+ BN);
+- ``None``: no shortcut at all, the block of the *plain* net: ``out = activation(F(x))``.
+
+Which kind each block gets is decided once, from the paper's options "A", "B", "C", "none",
+in ``options.SHORTCUTS`` and ``layout.net_layout``. ``DenseBlock`` concatenates instead of
+adding (DenseNet, Huang et al. 2017): ``out = concat(x, F(x))``, so every block's input reaches
+every later block of its stage.
+
+Each block class names its branch's layers in ``branch_layers`` (what the diagram prints) and
+the modules whose outputs are its layers' responses in ``response_modules`` (Fig. 7).
 
 Every activation is its own non-inplace module and the addition is not in place, so that
 forward/backward hooks and captum see every step of the computation.
@@ -18,14 +24,28 @@ forward/backward hooks and captum see every step of the computation.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-SHORTCUT_OPTIONS = ("A", "B", "C", "none", "dense")
-NORMS = ("batch", "none")
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
+from .checks import check_choice
+from .options import ACTIVATIONS, NORMS
+
+if TYPE_CHECKING:
+    from .layout import BlockLayout
+
 _ACTIVATION_CLASSES = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class Layer(NamedTuple):
+    """One layer of a block as the architecture diagram labels it ("3×3, 16, /2")."""
+
+    kernel: int
+    filters: int
+    stride: int = 1
+    kind: str = "conv"  # or "avg pool", "max pool"
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -40,11 +60,13 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 
 def make_norm(norm: str, channels: int) -> nn.Module:
     """Batch normalization, or an identity when ``norm="none"`` (same module names either way)."""
+    check_choice("norm", norm, NORMS)
     return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
 
 
 def make_activation(activation: str) -> nn.Module:
     """A fresh, non-inplace activation module (never shared between uses)."""
+    check_choice("activation", activation, ACTIVATIONS)
     return _ACTIVATION_CLASSES[activation]()
 
 
@@ -94,22 +116,38 @@ class ProjectionShortcut(nn.Module):
         return self.bn(self.conv(x))
 
 
-def make_shortcut(
-    shortcut: str, in_channels: int, out_channels: int, stride: int, norm: str
-) -> nn.Module | None:
-    """The shortcut module for one block, or ``None`` for a plain block (option "none")."""
-    shape_changes = stride != 1 or in_channels != out_channels
-    if shortcut == "none":
-        return None
-    if shortcut == "C" or (shortcut == "B" and shape_changes):
-        return ProjectionShortcut(in_channels, out_channels, stride, norm)
-    if shortcut == "A" and shape_changes:
-        return ZeroPadShortcut(in_channels, out_channels, stride)
+def _identity(in_channels: int, out_channels: int, stride: int, norm: str) -> IdentityShortcut:
+    if stride != 1 or in_channels != out_channels:
+        raise ValueError(f"an identity shortcut cannot change the shape ({in_channels} -> "
+                         f"{out_channels} channels, stride {stride}); use 'zero-pad' or 'projection'")
     return IdentityShortcut()
 
 
+#: The module of each kind of shortcut (``options.SHORTCUT_KINDS`` that add), from
+#: ``(in_channels, out_channels, stride, norm)``.
+SHORTCUT_MODULES = {
+    "identity": _identity,
+    "zero-pad": lambda in_channels, out_channels, stride, norm: ZeroPadShortcut(in_channels, out_channels, stride),
+    "projection": ProjectionShortcut,
+}
+
+
+def make_shortcut(
+    kind: str | None, in_channels: int, out_channels: int, stride: int, norm: str
+) -> nn.Module | None:
+    """The shortcut module of one kind (``"identity"``, ``"zero-pad"``, ``"projection"``), or
+    ``None`` for a plain block."""
+    if kind is None:
+        return None
+    check_choice("shortcut kind", kind, SHORTCUT_MODULES)
+    return SHORTCUT_MODULES[kind](in_channels, out_channels, stride, norm)
+
+
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions (Fig. 2 / Fig. 5 left): conv-BN-act-conv-BN, (+ shortcut), act."""
+    """Two 3x3 convolutions (Fig. 2 / Fig. 5 left): conv-BN-act-conv-BN, (+ shortcut), act.
+
+    ``shortcut`` is the kind of shortcut (see ``make_shortcut``), or ``None`` for a plain block.
+    """
 
     expansion = 1
     #: Modules whose outputs are the "responses" of the block's 3x3 layers (Fig. 7):
@@ -121,7 +159,7 @@ class BasicBlock(nn.Module):
         in_channels: int,
         channels: int,
         stride: int = 1,
-        shortcut: str = "A",
+        shortcut: str | None = "identity",
         norm: str = "batch",
         activation: str = "relu",
     ):
@@ -134,6 +172,12 @@ class BasicBlock(nn.Module):
         self.bn2 = make_norm(norm, out_channels)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
         self.act2 = make_activation(activation)
+
+    @staticmethod
+    def branch_layers(channels: int, stride: int = 1, stride_on: str = "1x1") -> tuple[Layer, ...]:
+        """The branch's layers for ``channels`` filters (what the diagram prints; the same for
+        every block class, so ``layout.net_layout`` can ask any of them)."""
+        return (Layer(3, channels, stride), Layer(3, channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
@@ -158,7 +202,7 @@ class Bottleneck(nn.Module):
         in_channels: int,
         channels: int,
         stride: int = 1,
-        shortcut: str = "B",
+        shortcut: str | None = "identity",
         norm: str = "batch",
         activation: str = "relu",
         stride_on: str = "1x1",
@@ -176,6 +220,12 @@ class Bottleneck(nn.Module):
         self.bn3 = make_norm(norm, out_channels)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
         self.act3 = make_activation(activation)
+
+    @staticmethod
+    def branch_layers(channels: int, stride: int = 1, stride_on: str = "1x1") -> tuple[Layer, ...]:
+        stride_1x1, stride_3x3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        return (Layer(1, channels, stride_1x1), Layer(3, channels, stride_3x3),
+                Layer(1, channels * Bottleneck.expansion))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act1(self.bn1(self.conv1(x)))
@@ -195,13 +245,14 @@ class PreActBasicBlock(nn.Module):
 
     expansion = 1
     response_modules = ("conv1", "conv2")
+    branch_layers = staticmethod(BasicBlock.branch_layers)
 
     def __init__(
         self,
         in_channels: int,
         channels: int,
         stride: int = 1,
-        shortcut: str = "A",
+        shortcut: str | None = "identity",
         norm: str = "batch",
         activation: str = "relu",
     ):
@@ -229,13 +280,14 @@ class PreActBottleneck(nn.Module):
 
     expansion = 4
     response_modules = ("conv2",)
+    branch_layers = staticmethod(Bottleneck.branch_layers)
 
     def __init__(
         self,
         in_channels: int,
         channels: int,
         stride: int = 1,
-        shortcut: str = "B",
+        shortcut: str | None = "identity",
         norm: str = "batch",
         activation: str = "relu",
         stride_on: str = "1x1",
@@ -275,6 +327,7 @@ class DenseBlock(nn.Module):
 
     expansion = 1
     response_modules = ("bn1", "bn2")
+    branch_layers = staticmethod(BasicBlock.branch_layers)
 
     def __init__(self, in_channels: int, growth: int, norm: str = "batch", activation: str = "relu"):
         super().__init__()
@@ -293,6 +346,9 @@ class DenseBlock(nn.Module):
 class Transition(nn.Module):
     """Between dense stages: a 1x1 conv to the next stage's width, then 2x2 average pooling."""
 
+    expansion = 1
+    response_modules = ()
+
     def __init__(self, in_channels: int, out_channels: int, norm: str, activation: str):
         super().__init__()
         self.conv = conv1x1(in_channels, out_channels)
@@ -300,5 +356,32 @@ class Transition(nn.Module):
         self.act = make_activation(activation)
         self.pool = nn.AvgPool2d(2)
 
+    @staticmethod
+    def branch_layers(channels: int, stride: int = 2, stride_on: str = "1x1") -> tuple[Layer, ...]:
+        return (Layer(1, channels), Layer(2, channels, 2, "avg pool"))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.act(self.bn(self.conv(x))))
+
+
+#: The class of each block type, as ``layout.BlockLayout.type`` and ``preact`` name it.
+BLOCK_CLASSES: dict[tuple[str, bool], type[nn.Module]] = {
+    ("basic", False): BasicBlock,
+    ("basic", True): PreActBasicBlock,
+    ("bottleneck", False): Bottleneck,
+    ("bottleneck", True): PreActBottleneck,
+    ("dense", False): DenseBlock,
+    ("transition", False): Transition,
+}
+
+
+def make_block(block: BlockLayout, norm: str, activation: str, bottleneck_stride: str = "1x1") -> nn.Module:
+    """The module of one block of a ``layout.NetLayout``."""
+    block_class = BLOCK_CLASSES[(block.type, block.preact)]
+    if block.type == "dense":
+        return block_class(block.in_channels, block.channels, norm, activation)
+    if block.type == "transition":
+        return block_class(block.in_channels, block.out_channels, norm, activation)
+    options = {"stride_on": bottleneck_stride} if block.type == "bottleneck" else {}
+    return block_class(block.in_channels, block.channels, block.stride, block.shortcut, norm, activation,
+                       **options)

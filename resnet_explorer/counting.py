@@ -1,7 +1,10 @@
 """Parameters and multiply-adds, counted the way the paper counts them (Table 1, Section 4.2).
 
 The paper's "FLOPs" are multiply-adds of the convolutional and fully connected layers;
-BN, activations, additions and pooling are left out.
+BN, activations, additions and pooling are left out. (torch's own
+``torch.utils.flop_counter.FlopCounterMode`` counts a multiply-add as two FLOPs; the tests
+check that its total is twice ``count_flops``.) Counting runs one blank image through the model
+where it is, in eval mode, and leaves every module's mode as it was.
 """
 
 from __future__ import annotations
@@ -11,16 +14,21 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .checks import check_images, check_model, check_whole_number, expected_in_channels, model_name
+from .device import model_device
+from .hooks import hooked
+
 InputSize = tuple[int, int, int]  # (channels, height, width) of one image
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (BN's learnable scale and shift included, running stats not)."""
+    check_model(model, what="count_params")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-def _layer_multiply_adds(module: nn.Module, output: torch.Tensor) -> int:
-    """Multiply-adds of one conv or linear layer for one image."""
+def _multiply_adds(module: nn.Module, output: torch.Tensor) -> int:
+    """Multiply-adds of one conv or linear module for one image (0 for any other module)."""
     if isinstance(module, nn.Conv2d):
         per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
         return output[0].numel() * per_output
@@ -30,36 +38,34 @@ def _layer_multiply_adds(module: nn.Module, output: torch.Tensor) -> int:
 
 
 def _as_input_size(model: nn.Module, input_size) -> InputSize:
-    if isinstance(input_size, int):
-        channels = getattr(getattr(model, "config", None), "in_channels", 3)
-        return (channels, input_size, input_size)
-    input_size = tuple(input_size)
-    if len(input_size) == 2:
-        channels = getattr(getattr(model, "config", None), "in_channels", 3)
-        return (channels, *input_size)
-    if len(input_size) != 3:
-        raise ValueError(
-            f"input_size must be an int, (height, width) or (channels, height, width); got {input_size!r}"
-        )
-    return input_size
-
-
-def _run_with_hooks(model: nn.Module, input_size, make_hook) -> None:
-    """One forward pass of a single blank image in eval mode, with ``make_hook(name)`` on every module."""
-    size = _as_input_size(model, input_size)
-    device = next(model.parameters()).device
-    handles = [
-        module.register_forward_hook(make_hook(name, module)) for name, module in model.named_modules()
-    ]
-    was_training = model.training
+    """``(channels, height, width)`` from a side, ``(height, width)`` or the full triple."""
+    sizes = (input_size,) if isinstance(input_size, int) else input_size
     try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *size, device=device))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = ()
+    if len(sizes) not in (1, 2, 3):
+        raise ValueError(f"input_size must be an int, (height, width) or (channels, height, "
+                         f"width); got {input_size!r}")
+    sizes = tuple(check_whole_number("input_size", size, minimum=1) for size in sizes)
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) == 2:
+        sizes = (expected_in_channels(model) or 3, *sizes)
+    return sizes
+
+
+def _run_with_hooks(model: nn.Module, input_size, hook, what: str) -> None:
+    """One forward pass of a single blank image in eval mode, with ``hook`` on every module.
+
+    The image is checked like any input (channels, the net's smallest size) and made where the
+    model is.
+    """
+    check_model(model, what=what)
+    size = _as_input_size(model, input_size)
+    image = check_images(model, torch.zeros(1, *size, device=model_device(model)))
+    with hooked(model, dict.fromkeys(model.modules(), hook), training=False), torch.no_grad():
+        model(image)
 
 
 def count_flops(model: nn.Module, input_size=(3, 224, 224)) -> int:
@@ -70,20 +76,17 @@ def count_flops(model: nn.Module, input_size=(3, 224, 224)) -> int:
     """
     total = 0
 
-    def make_hook(name, module):
-        def hook(mod, inputs, output):
-            nonlocal total
-            total += _layer_multiply_adds(mod, output)
+    def add(module, inputs, output):
+        nonlocal total
+        total += _multiply_adds(module, output)
 
-        return hook
-
-    _run_with_hooks(model, input_size, make_hook)
+    _run_with_hooks(model, input_size, add, "count_flops")
     return total
 
 
 @dataclass
-class LayerRow:
-    """One row of ``describe``: a stem, block or head layer."""
+class ModuleRow:
+    """One row of ``describe``: the stem, a block, or a module of the head."""
 
     name: str
     kind: str
@@ -98,7 +101,7 @@ class ModelDescription:
 
     model_name: str
     input_size: InputSize
-    rows: list[LayerRow]
+    rows: list[ModuleRow]
 
     @property
     def total_params(self) -> int:
@@ -109,7 +112,7 @@ class ModelDescription:
         return sum(row.multiply_adds for row in self.rows)
 
     def to_text(self) -> str:
-        header = f"{'layer':<22}{'kind':<20}{'output':>16}{'params':>12}{'mult-adds':>16}"
+        header = f"{'module':<22}{'kind':<20}{'output':>16}{'params':>12}{'mult-adds':>16}"
         lines = [self.model_name, header]
         for row in self.rows:
             shape = "x".join(str(s) for s in row.output_shape)
@@ -130,7 +133,7 @@ class ModelDescription:
             for r in self.rows
         )
         return (
-            f"<b>{self.model_name}</b><table><tr><th>layer</th><th>kind</th><th>output</th>"
+            f"<b>{self.model_name}</b><table><tr><th>module</th><th>kind</th><th>output</th>"
             f"<th>params</th><th>multiply-adds</th></tr>{cells}"
             f"<tr><td><b>total</b></td><td></td><td></td>"
             f"<td style='text-align:right'><b>{self.total_params:,}</b></td>"
@@ -154,6 +157,7 @@ def describe(model: nn.Module, input_size=(3, 32, 32)) -> ModelDescription:
 
     The totals equal ``count_params`` and ``count_flops`` for our ResNets.
     """
+    check_model(model, what="describe")
     summary = _summary_modules(model)
     summary_ids = {id(module): name for name, module in summary}
     shapes: dict[str, tuple[int, ...]] = {}
@@ -163,21 +167,16 @@ def describe(model: nn.Module, input_size=(3, 32, 32)) -> ModelDescription:
         for sub in module.modules():
             owner_of[id(sub)] = name
 
-    def make_hook(name, module):
-        def hook(mod, inputs, output):
-            owner = owner_of.get(id(mod))
-            if owner is not None:
-                multiply_adds[owner] += _layer_multiply_adds(mod, output)
-            if id(mod) in summary_ids:
-                shapes[summary_ids[id(mod)]] = tuple(output.shape[1:])
+    def record(module, inputs, output):
+        owner = owner_of.get(id(module))
+        if owner is not None:
+            multiply_adds[owner] += _multiply_adds(module, output)
+        if id(module) in summary_ids:
+            shapes[summary_ids[id(module)]] = tuple(output.shape[1:])
 
-        return hook
-
-    _run_with_hooks(model, input_size, make_hook)
-    config = getattr(model, "config", None)
-    model_name = config.name if config is not None else type(model).__name__
+    _run_with_hooks(model, input_size, record, "describe")
     rows = [
-        LayerRow(
+        ModuleRow(
             name=name,
             kind=type(module).__name__,
             output_shape=shapes.get(name, ()),
@@ -186,4 +185,4 @@ def describe(model: nn.Module, input_size=(3, 32, 32)) -> ModelDescription:
         )
         for name, module in summary
     ]
-    return ModelDescription(model_name, _as_input_size(model, input_size), rows)
+    return ModelDescription(model_name(model), _as_input_size(model, input_size), rows)

@@ -15,18 +15,21 @@ Three datasets (``DATASET_NAMES``):
 - ``"cifar10"``: the dataset of the paper's Section 4.2, read by ``torchvision.datasets.CIFAR10``
   from ``<root>/cifar-10-batches-py/``. It is not shipped (about 170 MB).
 
-Nothing is downloaded unless ``download=True``. Missing files raise ``DatasetNotFoundError`` (a
-``FileNotFoundError``) and damaged ones ``CorruptDatasetError`` (a ``ValueError``); both messages
-name the file and say how to fix it.
+Nothing is downloaded unless ``download=True``, and a download that gets no answer for
+``DOWNLOAD_TIMEOUT`` seconds fails as being offline does. Missing files raise
+``DatasetNotFoundError`` (a ``FileNotFoundError``) and damaged ones ``CorruptDatasetError`` (a
+``ValueError``); both messages name the file and say how to fix it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import pickle
 import shutil
+import socket
 import zipfile
 import zlib
 from dataclasses import dataclass, replace
@@ -38,6 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import check_whole_number
+
 DATASET_NAMES: tuple[str, ...] = ("fashion-mnist-mini", "fashion-mnist", "cifar10")
 
 # The repository is installed with `pip install -e .`, so its data/ folder sits beside the package.
@@ -46,6 +51,8 @@ MINI_FILE_NAME = "fashion-mnist-mini.npz"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 # Below 8x8 the third stage of a CIFAR-style ResNet (two stride-2 steps) would work on 2x2 maps.
 MIN_IMAGE_SIZE = 8
+#: Seconds a download (``download=True``) waits for the server to connect or send more bytes.
+DOWNLOAD_TIMEOUT = 30.0
 
 _OFFLINE_HINT = ('No download is needed for load_dataset("fashion-mnist-mini"), the default: '
                  "it is shipped in the repository and works offline.")
@@ -77,6 +84,10 @@ class Dataset:
     mean: tuple[float, ...]  # per channel, in [0, 1] pixel units
     std: tuple[float, ...]
     source: str  # where the data came from, and its licence
+    # How to make this dataset again: ("load_dataset", its arguments), then each subset,
+    # with_classes or validation_split; () for a Dataset made by hand. A cluster worker replays
+    # it (``from_recipe``) instead of receiving the tensors.
+    recipe: tuple[tuple[str, dict], ...] = ()
 
     @property
     def in_channels(self) -> int:
@@ -111,6 +122,7 @@ class Dataset:
             train_images=self.train_images[train], train_labels=self.train_labels[train],
             test_images=self.test_images[test], test_labels=self.test_labels[test],
             source=f"{self.source}; subset of {len(train)} train / {len(test)} test, seed {seed}",
+            recipe=self._then("subset", train_size=train_size, test_size=test_size, seed=seed),
         )
 
     def with_classes(self, classes: list[int] | tuple[int, ...]) -> Dataset:
@@ -119,11 +131,13 @@ class Dataset:
         For transfer learning: pre-train on some classes, fine-tune on the others.
         """
         classes = list(classes)
-        unknown = [c for c in classes if not (isinstance(c, int) and 0 <= c < self.num_classes)]
+        unknown = [c for c in classes if isinstance(c, bool) or not isinstance(c, (int, np.integer))
+                   or not 0 <= c < self.num_classes]
         if unknown or not classes or len(set(classes)) != len(classes):
             raise ValueError(f"classes must be distinct class indices in 0..{self.num_classes - 1} "
                              f"({', '.join(self.class_names)}); got {classes!r}")
         relabel = torch.full((self.num_classes,), -1, dtype=torch.int64)
+        classes = [int(c) for c in classes]
         relabel[classes] = torch.arange(len(classes))
 
         def pick(images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -137,6 +151,7 @@ class Dataset:
             self, train_images=train_images, train_labels=train_labels, test_images=test_images,
             test_labels=test_labels, class_names=names,
             source=f"{self.source}; classes {', '.join(names)}",
+            recipe=self._then("with_classes", classes=classes),
         )
 
     def test_image_of(self, class_name: str | int, occurrence: int = 0) -> tuple[torch.Tensor, int]:
@@ -147,8 +162,7 @@ class Dataset:
         cannot drift apart (a fixed index into ``test_images`` does, when the data changes).
         """
         label = self._class_index(class_name)
-        if isinstance(occurrence, bool) or not isinstance(occurrence, int) or occurrence < 0:
-            raise ValueError(f"occurrence must be a whole number >= 0, got {occurrence!r}")
+        occurrence = check_whole_number("occurrence", occurrence, minimum=0)
         positions = (self.test_labels == label).nonzero().flatten()
         if occurrence >= len(positions):
             raise ValueError(f"{self.name} has {len(positions)} test images of "
@@ -160,11 +174,49 @@ class Dataset:
             folded = [name.casefold() for name in self.class_names]
             if class_name.casefold() in folded:
                 return folded.index(class_name.casefold())
-        elif isinstance(class_name, int) and not isinstance(class_name, bool) \
+        elif isinstance(class_name, (int, np.integer)) and not isinstance(class_name, bool) \
                 and 0 <= class_name < self.num_classes:
-            return class_name
+            return int(class_name)
         raise ValueError(f"unknown class {class_name!r}; give a name ({', '.join(self.class_names)}) "
                          f"or an index from 0 to {self.num_classes - 1}")
+
+    def validation_split(self, size: int = 5000, seed: int = 0) -> Dataset:
+        """Hold out ``size`` training images (class-balanced) as the test split; train on the rest.
+
+        The paper chose its CIFAR-10 schedule "on a 45k/5k train/val split" (Section 4.2):
+        ``load_dataset("cifar10").validation_split(5000)``. The test images are not used. The
+        mean and std stay those of the whole training split, as in ``subset``.
+        """
+        held_out = _class_balanced_indices(self.train_labels, size, seed, 2, "size")
+        if len(held_out) == len(self.train_labels):
+            raise ValueError(f"size {size} would leave no training images; this training split "
+                             f"has {len(held_out)}, so size must be below that")
+        kept = torch.ones(len(self.train_labels), dtype=torch.bool)
+        kept[held_out] = False
+        return replace(
+            self,
+            train_images=self.train_images[kept], train_labels=self.train_labels[kept],
+            test_images=self.train_images[held_out], test_labels=self.train_labels[held_out],
+            source=f"{self.source}; {int(kept.sum())} train / {len(held_out)} validation images "
+                   f"held out of the training split, seed {seed}",
+            recipe=self._then("validation_split", size=size, seed=seed),
+        )
+
+    @classmethod
+    def from_recipe(cls, recipe: tuple[tuple[str, dict], ...]) -> Dataset:
+        """Make a dataset again from its ``recipe`` (``load_dataset`` and the steps after it)."""
+        if not recipe or recipe[0][0] != "load_dataset":
+            raise ValueError("this dataset has no recipe: it was not made by load_dataset (and "
+                             "subset, with_classes or validation_split), so it cannot be made "
+                             "again from its name; pass its tensors instead")
+        (_, arguments), *steps = recipe
+        data = load_dataset(**arguments)
+        for operation, step_arguments in steps:
+            data = getattr(data, operation)(**step_arguments)
+        return data
+
+    def _then(self, operation: str, **arguments) -> tuple[tuple[str, dict], ...]:
+        return (*self.recipe, (operation, arguments)) if self.recipe else ()
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, train {tuple(self.train_images.shape)}, "
@@ -222,6 +274,9 @@ def load_dataset(name: str = "fashion-mnist-mini", root: str | Path | None = Non
         mean=tuple(mean.flatten().tolist()),
         std=tuple(std.flatten().tolist()),
         source=raw.source,
+        recipe=(("load_dataset", dict(name=name, root=None if root == DATA_DIR else str(root.resolve()),
+                                      train_size=train_size, test_size=test_size,
+                                      image_size=image_size, download=download, seed=seed)),),
     )
 
 
@@ -305,6 +360,8 @@ def _load_mini(root: Path) -> _RawData:
         if train_images.dtype != np.uint8 or train_images.ndim != 3 or test_images.ndim != 3:
             raise ValueError(f"unexpected image arrays {train_images.dtype} {train_images.shape}")
         class_names = [str(class_name) for class_name in arrays["class_names"]]
+        _check_consistent(train_images, arrays["train_labels"], test_images, arrays["test_labels"],
+                          class_names)
         train_labels = torch.from_numpy(arrays["train_labels"].astype(np.int64))
         test_labels = torch.from_numpy(arrays["test_labels"].astype(np.int64))
     except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile,
@@ -325,6 +382,25 @@ def _load_mini(root: Path) -> _RawData:
     )
 
 
+def _check_consistent(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
+                      test_labels: np.ndarray, class_names: list[str]) -> None:
+    """``ValueError`` unless images and labels agree: one integer label per image, each naming a
+    class, and the same image size in both splits."""
+    for split, images, labels in (("training", train_images, train_labels),
+                                  ("test", test_images, test_labels)):
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise ValueError(f"the {split} labels are {labels.dtype} of shape {labels.shape}, "
+                             "not one whole number per image")
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} {split} images but {len(labels)} labels")
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+            raise ValueError(f"{split} labels from {labels.min()} to {labels.max()}, but "
+                             f"{len(class_names)} class names")
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise ValueError("the training images are {}x{} but the test images {}x{}".format(
+            *train_images.shape[1:], *test_images.shape[1:]))
+
+
 # ---- fashion-mnist: the whole dataset through torchvision ----------------------------------------
 
 _FASHION_FILES = {  # file name in FashionMNIST/raw -> number of dimensions of its IDX array
@@ -338,13 +414,15 @@ def _load_fashion_mnist(root: Path, download: bool) -> _RawData:
 
     torchvision_root, where = _find_fashion_mnist(root, download)
     try:
-        splits = [FashionMNIST(str(torchvision_root), train=train, download=where is None)
-                  for train in (True, False)]
-    except (URLError, RuntimeError) as error:
+        with _download_timeout():
+            splits = [FashionMNIST(str(torchvision_root), train=train, download=where is None)
+                      for train in (True, False)]
+    except (URLError, RuntimeError, OSError) as error:
         if where is not None:
             raise CorruptDatasetError(_fashion_unreadable_message(torchvision_root, error)) from error
         raise DatasetNotFoundError(
-            _fashion_missing_message(root, f"downloading failed ({error})")) from error
+            _fashion_missing_message(root, f"downloading failed ({_why_download_failed(error)})")
+        ) from error
     except (AssertionError, ValueError, TypeError) as error:
         raise CorruptDatasetError(_fashion_unreadable_message(torchvision_root, error)) from error
     train, test = splits
@@ -411,7 +489,14 @@ def _stage_fashion_mnist(source: Path) -> Path:
     tag = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
     staged_root = _cache_dir() / f"fashion-mnist-{tag}"
     raw_folder = staged_root / "FashionMNIST" / "raw"
-    raw_folder.mkdir(parents=True, exist_ok=True)
+    try:
+        raw_folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatasetNotFoundError(
+            f"Fashion-MNIST: cannot write the decompressed copy of {source} to {raw_folder} "
+            f"({error.strerror or error}). Set XDG_CACHE_HOME to a folder you can write (it is "
+            f"{os.environ.get('XDG_CACHE_HOME') or 'unset, so ~/.cache is used'}), or put the four "
+            "files, uncompressed, in <root>/FashionMNIST/raw/.") from error
     for name, ndim in _FASHION_FILES.items():
         original = _idx_source(source, name)
         staged = raw_folder / name
@@ -472,12 +557,14 @@ def _load_cifar10(root: Path, download: bool) -> _RawData:
             f"machine that is online (fetches about 170 MB into {root}). {_OFFLINE_HINT}")
     try:
         # torchvision checks every file's MD5 against the published one as it loads.
-        splits = [CIFAR10(str(root), train=train, download=download) for train in (True, False)]
-    except (URLError, RuntimeError) as error:
+        with _download_timeout():
+            splits = [CIFAR10(str(root), train=train, download=download) for train in (True, False)]
+    except (URLError, RuntimeError, OSError) as error:
         if isinstance(error, URLError) or missing:  # a download was needed and failed
             raise DatasetNotFoundError(
-                f"CIFAR-10: downloading into {root} failed ({error}). Copy the extracted "
-                f"cifar-10-batches-py folder to {folder} instead. {_OFFLINE_HINT}") from error
+                f"CIFAR-10: downloading into {root} failed ({_why_download_failed(error)}). Copy "
+                f"the extracted cifar-10-batches-py folder to {folder} instead. {_OFFLINE_HINT}"
+            ) from error
         raise _corrupt_cifar_error(folder, error) from error
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as error:
         raise _corrupt_cifar_error(folder, error) from error
@@ -490,6 +577,30 @@ def _load_cifar10(root: Path, download: bool) -> _RawData:
         class_names=list(train.classes),
         source=f"CIFAR-10 (Krizhevsky 2009) from {folder}, read by torchvision.datasets.CIFAR10",
     )
+
+
+@contextlib.contextmanager
+def _download_timeout():
+    """Give every socket opened in the block ``DOWNLOAD_TIMEOUT`` seconds to answer.
+
+    torchvision's downloads call ``urlopen`` without a timeout, so a server that accepts the
+    connection and never answers would make them wait forever. The default timeout is the
+    process's, set only for the block and restored after.
+    """
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _why_download_failed(error: Exception) -> str:
+    """Why a download failed, in words: a timeout says so, anything else as it is."""
+    reason = getattr(error, "reason", error)
+    if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
+        return f"no answer from the server within {DOWNLOAD_TIMEOUT:g} s"
+    return str(error)
 
 
 def _corrupt_cifar_error(folder: Path, error: Exception) -> CorruptDatasetError:

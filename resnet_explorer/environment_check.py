@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .device import default_device
+from .speed import physical_cores, thread_policy
 
 FAST_MODE_VARIABLE = "RESNET_EXPLORER_FAST"
 _PACKAGES = ("torch", "torchvision", "captum", "plotly", "ipywidgets", "anywidget", "jupyterlab", "numpy")
@@ -67,6 +68,19 @@ def _package_version(name: str) -> str | None:
         return None
 
 
+def _threads_check() -> Check:
+    """The CPU threads the package's training, probes and explorers use, and why."""
+    policy = thread_policy()
+    allowed = physical_cores()
+    advice = ""
+    if policy.threads > allowed:
+        advice = (f"{policy.user_setting} is more than the {allowed} CPU cores this kernel may use; "
+                  "runs will be several times slower: unset it or lower it")
+    elif policy.threads < torch.get_num_threads():
+        advice = f"torch alone would use {torch.get_num_threads()}"
+    return Check("threads", str(policy), True, advice)
+
+
 def check_environment(load_data: bool = True) -> EnvironmentReport:
     """What the lessons need: Python, packages, a device, the offline dataset, optional CIFAR-10."""
     report = EnvironmentReport()
@@ -82,7 +96,8 @@ def check_environment(load_data: bool = True) -> EnvironmentReport:
         )
     device = default_device()
     advice = "" if device.type != "cpu" else "no GPU: lessons use short CPU schedules (a minute or two per run)"
-    report.checks.append(Check("device", f"{device} ({torch.get_num_threads()} threads)", True, advice))
+    report.checks.append(Check("device", str(device), True, advice))
+    report.checks.append(_threads_check())
     if load_data:
         from .data import load_dataset
 

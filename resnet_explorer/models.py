@@ -20,44 +20,51 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
 
-from .blocks import (
+from .blocks import make_activation, make_block, make_norm
+from .device import default_device
+from .layout import NetLayout, StemLayout, net_layout
+from .options import (
     ACTIVATIONS,
+    BOTTLENECK_STRIDES,
+    FAMILIES,
+    IMAGENET_STAGES,
+    INITS,
     NORMS,
     SHORTCUT_OPTIONS,
-    BasicBlock,
-    Bottleneck,
-    DenseBlock,
-    PreActBasicBlock,
-    PreActBottleneck,
-    Transition,
-    conv3x3,
-    make_activation,
-    make_norm,
+    SHORTCUTS,
+    cifar_blocks_per_stage,
+    is_cifar_depth,
+    nearest_cifar_depths,
 )
 
-FAMILIES = ("cifar", "imagenet")
-INITS = ("kaiming", "xavier", "default")
-BOTTLENECK_STRIDES = ("1x1", "3x3")
-
-#: Blocks per stage for the ImageNet nets (Table 1).
-IMAGENET_STAGES = {
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
+#: What a net's name adds, after its depth and shortcut, for each choice other than the default
+#: (the defaults add nothing); family, width, classes and input channels it leaves out.
+NAME_TAGS = {
+    "preact": {True: "pre-act"},
+    "norm": {"none": "no BN"},
+    "activation": {activation: activation for activation in ACTIVATIONS if activation != "relu"},
+    "init": {init: f"{init} init" for init in INITS if init != "kaiming"},
 }
+
+
+#: The longest net name ``arguments_from_name`` reads (the longest real one has about 50).
+MAX_NAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Everything that defines an architecture; ``build_model`` takes the same arguments."""
+    """Everything that defines an architecture; ``build_model`` takes the same arguments.
+
+    ``layout`` is the net's stages and blocks, worked out once (``layout.net_layout``);
+    ``name`` a short label ("ResNet-56 (A)"), and ``from_name`` its inverse.
+    """
 
     depth: int
     shortcut: str = "A"
@@ -76,7 +83,7 @@ class ModelConfig:
     def __post_init__(self) -> None:
         validate_options(self)
         if self.family == "cifar":
-            block_type, stage_blocks = "basic", ((self.depth - 2) // 6,) * 3
+            block_type, stage_blocks = "basic", (cifar_blocks_per_stage(self.depth),) * 3
         else:
             block_type, stage_blocks = IMAGENET_STAGES[self.depth]
         default_width = 16 if self.family == "cifar" else 64
@@ -85,25 +92,37 @@ class ModelConfig:
         object.__setattr__(self, "stage_blocks", stage_blocks)
 
     @property
+    def layout(self) -> NetLayout:
+        """The net's stem, stages and blocks (strides, widths, shortcut kinds): what
+        ``ResNet`` builds and the architecture diagram draws."""
+        return net_layout(self)
+
+    @property
     def name(self) -> str:
-        """A short label a student can read, e.g. ``"ResNet-56 (A)"`` or ``"plain-20"``."""
-        if self.shortcut == "dense":
-            base = f"dense-{self.depth}"
-        elif self.shortcut == "none":
-            base = f"plain-{self.depth}"
-        else:
-            base = f"ResNet-{self.depth} ({self.shortcut})"
-        extras = [
-            label
-            for label, active in (
-                ("pre-act", self.preact),
-                ("no BN", self.norm == "none"),
-                (self.activation, self.activation != "relu"),
-                (f"{self.init} init", self.init != "kaiming"),
-            )
-            if active
-        ]
-        return base + (", " + ", ".join(extras) if extras else "")
+        """A short label a student can read, e.g. ``"ResNet-56 (A)"`` or ``"plain-20"``.
+
+        It states the depth, the shortcut option and each choice that differs from the
+        default (``"ResNet-32 (B), pre-act, no BN, tanh, xavier init"``); ``from_name`` reads it back.
+        """
+        base = SHORTCUTS[self.shortcut].net_name.format(depth=self.depth, name=self.shortcut)
+        tags = [tag for tag, what, value in _name_tags() if getattr(self, what) == value]
+        return ", ".join([base, *tags])
+
+    @classmethod
+    def from_name(cls, name: str, **fields) -> ModelConfig:
+        """The config a name describes: the inverse of ``ModelConfig.name``.
+
+        What a name does not state (family, width, num_classes, in_channels,
+        bottleneck_stride) comes from ``fields``, else the defaults:
+        ``ModelConfig.from_name("ResNet-50 (B)", family="imagenet", num_classes=1000)``.
+        See ``arguments_from_name`` for the names it reads.
+        """
+        stated = arguments_from_name(name, **fields)
+        repeated = sorted(set(stated) & set(fields))
+        if repeated:
+            raise ValueError(f"the name {name!r} already states {', '.join(repeated)}; "
+                             "pass only what a name leaves out (family, width, num_classes, ...)")
+        return cls(**stated, **fields)
 
     def as_dict(self) -> dict:
         """The arguments of ``build_model`` that rebuild this architecture."""
@@ -112,16 +131,79 @@ class ModelConfig:
         return values
 
 
+def _name_tags() -> list[tuple[str, str, object]]:
+    """``(tag, field, value)`` for every tag of ``NAME_TAGS``, in the order names list them."""
+    return [(tag, what, value) for what, tags in NAME_TAGS.items() for value, tag in tags.items()]
+
+
+def _name_pattern(template: str) -> re.Pattern:
+    """A case-insensitive pattern for one option's ``net_name``, its depth in a group; spaces optional."""
+    parts = [re.escape(part) for part in template.split("{depth}")]
+    pattern = r"(\d+)".join(parts).replace(r"\ ", r"\s*")
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def arguments_from_name(name: str, **fields) -> dict:
+    """The ``build_model`` arguments a net's name states: ``"plain-56"`` -> ``{"depth": 56,
+    "shortcut": "none"}``, ``"ResNet-56 (B), no BN"`` -> ``{..., "shortcut": "B", "norm": "none"}``.
+
+    Names are ``ModelConfig.name``s: ``"plain-20"``, ``"ResNet-56 (A)"`` (any shortcut option
+    in the parentheses), ``"dense-20"``, then, after commas, any of the tags ``name`` adds
+    (``"pre-act"``, ``"no BN"``, ``"tanh"``, ``"xavier init"``, ...). Case and spaces do not
+    matter, and ``"ResNet-56"`` without an option means option A, as in the paper's CIFAR-10
+    nets. The arguments are checked (with ``fields``, e.g. ``family="imagenet"``) as
+    ``build_model`` checks them; a name that cannot be read raises a ``ValueError`` that says
+    how to write one.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a net's name is text such as 'plain-20' or 'ResNet-56 (A)', not {name!r}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"a net's name is at most {MAX_NAME_LENGTH} characters ('plain-20', "
+                         f"'ResNet-56 (B), pre-act, no BN'); got one of {len(name)}")
+    base, *tags = (part.strip() for part in name.split(","))
+    arguments = _read_base(name, base)
+    by_tag = {tag.lower(): (what, value) for tag, what, value in _name_tags()}
+    for tag in tags:
+        if tag.lower() not in by_tag:
+            raise ValueError(f"{tag!r} in the net name {name!r} is not understood; after a comma a name "
+                             f"may say {', '.join(repr(t) for t, _, _ in _name_tags())}")
+        what, value = by_tag[tag.lower()]
+        if what in arguments:
+            raise ValueError(f"the net name {name!r} states {what} twice")
+        arguments[what] = value
+    try:
+        ModelConfig(**{**fields, **arguments})
+    except ValueError as error:
+        hint = ""
+        if arguments["depth"] in IMAGENET_STAGES and "family" not in fields:
+            hint = "; for the ImageNet net pass family='imagenet'"
+        raise ValueError(f"{error}{hint}") from None
+    return arguments
+
+
+def _read_base(name: str, base: str) -> dict:
+    """Depth and shortcut option from the first part of a name ("ResNet-56 (A)")."""
+    for option in SHORTCUTS.values():
+        template = option.net_name.replace("{name}", option.name)
+        match = _name_pattern(template).fullmatch(base)
+        if match:
+            return {"depth": int(match[1]), "shortcut": option.name}
+    default = ModelConfig.__dataclass_fields__["shortcut"].default
+    match = _name_pattern("ResNet-{depth}").fullmatch(base)
+    if match:
+        return {"depth": int(match[1]), "shortcut": default}
+    residual = [option.name for option in SHORTCUTS.values() if "{name}" in option.net_name]
+    others = [option.net_name.format(depth=20) for option in SHORTCUTS.values() if "{name}" not in option.net_name]
+    raise ValueError(
+        f"the net name {name!r} is not understood; write it as {others[0]!r} or 'ResNet-56 ({default})' "
+        f"(shortcut {', '.join(residual[:-1])} or {residual[-1]})"
+        + "".join(f" or {other!r}" for other in others[1:])
+        + ", then any of ', pre-act', ', no BN', ', tanh', ', xavier init'")
+
+
 def _choice_error(what: str, value, allowed) -> ValueError:
     allowed_text = ", ".join(str(a) for a in allowed)
     return ValueError(f"unknown {what} {value!r}; allowed: {allowed_text}")
-
-
-def nearest_cifar_depths(depth: int) -> tuple[int, int]:
-    """The valid 6n+2 depths just below and above ``depth`` (for error messages and sliders)."""
-    below = max(8, depth - (depth - 2) % 6)
-    above = below + 6 if below < depth else below
-    return below, above
 
 
 def validate_options(config: ModelConfig) -> None:
@@ -136,50 +218,46 @@ def validate_options(config: ModelConfig) -> None:
     ):
         if value not in allowed:
             raise _choice_error(what, value, allowed)
+    if config.preact is not True and config.preact is not False:
+        raise _choice_error("preact", config.preact, (True, False))
     if not isinstance(config.depth, int) or isinstance(config.depth, bool):
         raise ValueError(f"depth must be an integer, got {config.depth!r}")
-    if config.family == "cifar" and (config.depth < 8 or (config.depth - 2) % 6):
+    if config.family == "cifar" and not is_cifar_depth(config.depth):
         below, above = nearest_cifar_depths(config.depth)
         nearest = f"{below} and {above}" if below != above else f"{below}"
         raise ValueError(
             f"depth {config.depth} is not 6n+2 (n >= 1) for the CIFAR family; "
             f"nearest valid depths are {nearest}"
         )
-    if config.shortcut == "dense" and (config.family != "cifar" or config.preact):
-        raise ValueError('shortcut="dense" is available for family="cifar" without preact only')
+    option = SHORTCUTS[config.shortcut]
+    if config.family not in option.families or (config.preact and not option.allows_preact):
+        families = " or ".join(f'family="{family}"' for family in option.families)
+        preact = "" if option.allows_preact else " without preact"
+        raise ValueError(f'shortcut="{option.name}" is available for {families}{preact} only')
     if config.family == "imagenet" and config.depth not in IMAGENET_STAGES:
         allowed = ", ".join(str(d) for d in IMAGENET_STAGES)
         raise ValueError(f"ImageNet depth {config.depth} is not one of {allowed}")
     for what, value in (("num_classes", config.num_classes), ("in_channels", config.in_channels)):
-        if not isinstance(value, int) or value < 1:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    if config.width is not None and (not isinstance(config.width, int) or config.width < 1):
+    if config.width is not None and (not isinstance(config.width, int) or isinstance(config.width, bool)
+                                     or config.width < 1):
         raise ValueError(f"width must be a positive integer, got {config.width!r}")
 
 
-def _block_class(config: ModelConfig) -> type[nn.Module]:
-    if config.block_type == "basic":
-        return PreActBasicBlock if config.preact else BasicBlock
-    return PreActBottleneck if config.preact else Bottleneck
-
-
-def _make_stem(config: ModelConfig) -> nn.Sequential:
+def make_stem(stem: StemLayout, in_channels: int, norm: str, activation: str) -> nn.Sequential:
     """The first layer(s): a 3x3 conv (cifar) or 7x7 conv + 3x3 max pool (imagenet).
 
     Pre-activation CIFAR nets start with a bare conv: the first block's BN-act follows it.
     """
-    width, activation = config.width, config.activation
-    if config.family == "cifar":
-        layers = [("conv", conv3x3(config.in_channels, width))]
-        if not config.preact:
-            layers += [("bn", make_norm(config.norm, width)), ("act", make_activation(activation))]
-    else:
-        layers = [
-            ("conv", nn.Conv2d(config.in_channels, width, 7, stride=2, padding=3, bias=False)),
-            ("bn", make_norm(config.norm, width)),
-            ("act", make_activation(activation)),
-            ("pool", nn.MaxPool2d(3, stride=2, padding=1)),
-        ]
+    conv = stem.conv
+    layers = [("conv", nn.Conv2d(in_channels, conv.filters, conv.kernel, stride=conv.stride,
+                                 padding=conv.kernel // 2, bias=False))]
+    if stem.normalized:
+        layers += [("bn", make_norm(norm, conv.filters)), ("act", make_activation(activation))]
+    if stem.pool is not None:
+        layers.append(("pool", nn.MaxPool2d(stem.pool.kernel, stride=stem.pool.stride,
+                                            padding=stem.pool.kernel // 2)))
     return nn.Sequential(OrderedDict(layers))
 
 
@@ -187,64 +265,29 @@ class ResNet(nn.Module):
     """A residual (or, with ``shortcut="none"``, plain) net: stem, stages of blocks, head.
 
     Module names follow the paper's words: ``stem``, ``stage1.block1.conv1``, ...,
-    ``stage3.block9.shortcut``, ``pool``, ``fc``. ``model.config`` holds the architecture.
+    ``stage3.block9.shortcut``, ``pool``, ``fc``. ``model.config`` holds the architecture and
+    ``model.config.layout`` the stages and blocks it is built from.
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        block_class = _block_class(config)
-        block_options = dict(shortcut=config.shortcut, norm=config.norm, activation=config.activation)
-        if config.block_type == "bottleneck":
-            block_options["stride_on"] = config.bottleneck_stride
-
-        self.stem = _make_stem(config)
-        if config.shortcut == "dense":
-            in_channels = self._add_dense_stages(config)
-        else:
-            in_channels = self._add_residual_stages(config, block_class, block_options)
-        self.num_stages = len(config.stage_blocks)
+        layout = config.layout
+        self.stem = make_stem(layout.stem, config.in_channels, config.norm, config.activation)
+        for stage in layout.stages:
+            blocks = [(block.name, make_block(block, config.norm, config.activation, config.bottleneck_stride))
+                      for block in stage.blocks]
+            self.add_module(stage.name, nn.Sequential(OrderedDict(blocks)))
+        self.num_stages = len(layout.stages)
 
         # Pre-activation nets end with BN-act, since their blocks end with a bare addition.
-        self.final_bn = make_norm(config.norm, in_channels) if config.preact else nn.Identity()
-        self.final_act = make_activation(config.activation) if config.preact else nn.Identity()
+        features = layout.features
+        self.final_bn = make_norm(config.norm, features) if layout.final_norm else nn.Identity()
+        self.final_act = make_activation(config.activation) if layout.final_norm else nn.Identity()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
-        self.fc = nn.Linear(in_channels, config.num_classes)
+        self.fc = nn.Linear(features, config.num_classes)
         initialize(self, config.init, config.activation)
-
-    def _add_residual_stages(self, config: ModelConfig, block_class, block_options) -> int:
-        """Stages of residual (or plain) blocks; returns the channels of the last block."""
-        in_channels = config.width
-        for index, num_blocks in enumerate(config.stage_blocks):
-            channels = config.width * 2**index
-            stride = 1 if index == 0 else 2
-            blocks = []
-            for position in range(num_blocks):
-                block = block_class(
-                    in_channels, channels, stride if position == 0 else 1, **block_options
-                )
-                blocks.append((f"block{position + 1}", block))
-                in_channels = channels * block_class.expansion
-            self.add_module(f"stage{index + 1}", nn.Sequential(OrderedDict(blocks)))
-        return in_channels
-
-    def _add_dense_stages(self, config: ModelConfig) -> int:
-        """Stages of dense blocks, each adding half a stage width; transitions between stages."""
-        in_channels = config.width
-        for index, num_blocks in enumerate(config.stage_blocks):
-            stage_width = config.width * 2**index
-            modules = []
-            if index > 0:
-                modules.append(("transition", Transition(in_channels, stage_width, config.norm, config.activation)))
-                in_channels = stage_width
-            growth = max(1, stage_width // 2)
-            for position in range(num_blocks):
-                block = DenseBlock(in_channels, growth, config.norm, config.activation)
-                modules.append((f"block{position + 1}", block))
-                in_channels += growth
-            self.add_module(f"stage{index + 1}", nn.Sequential(OrderedDict(modules)))
-        return in_channels
 
     def stages(self) -> list[nn.Sequential]:
         """The stages in order (``stage1``, ``stage2``, ...)."""
@@ -309,7 +352,8 @@ def build_model(
         num_classes, in_channels: the data's classes and image channels (1 for grayscale).
         width: filters of the first stage (default 16 for cifar, 64 for imagenet).
         bottleneck_stride: ``"1x1"`` (the paper) or ``"3x3"`` (torchvision's "v1.5").
-        device: where to put the model; default CPU (see ``default_device()``).
+        device: where to put the model; default ``default_device()`` (the GPU when there is
+            one), so that training and probes run there; ``"cpu"`` to keep it on the CPU.
     """
     config = ModelConfig(
         depth=depth,
@@ -324,5 +368,4 @@ def build_model(
         width=width,
         bottleneck_stride=bottleneck_stride,
     )
-    model = ResNet(config)
-    return model.to(device) if device is not None else model
+    return ResNet(config).to(default_device() if device is None else device)

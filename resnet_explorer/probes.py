@@ -7,7 +7,7 @@
   one backward pass. Deep plain nets without BN, or ResNets whose identity path passes through a
   squashing activation, let them vanish on the way to the first layers; the clean identity path
   of pre-activation ResNets (He et al. 2016) carries them back intact.
-- ``Recorder(model)``: a context manager that watches layers while a model trains.
+- ``Recorder(model)``: a context manager that watches modules while a model trains.
 
 **Layers and their responses.** A *layer* is one 3x3 convolution, named after its conv module
 (``"stage1.block1.conv1"``), or ``"stem"`` for the first convolution (the 7x7 one in the
@@ -15,7 +15,13 @@ ImageNet nets). Its *response* is read where the paper reads it: after BN, befor
 or the addition. In a basic block that is the output of ``bn1`` / ``bn2``; in a pre-activation
 block, whose BN comes before the convolution, it is the conv's own output. Bottleneck blocks
 contribute their 3x3 layer only. ``response_layers(model)`` maps layer names to these modules;
-the blocks name them in their ``response_modules`` attribute.
+the blocks name them in their ``response_modules`` attribute. Anything else the probes watch (a
+BN, an activation, the fc) is named by its module name, as in ``model.named_modules()``.
+
+**The contract.** Like every function that computes, the probes check their input with the
+shared checks (``checks.py``), compute where the model is (or on ``device``, moving the model
+back after) and leave the model as they found it: every module's train/eval mode, BN's
+running statistics, no hooks and no ``.grad``.
 
 **Which standard deviation.** The paper plots "the standard deviations (std) of layer
 responses" without saying over what. We take, for each channel, the std over the images and
@@ -41,9 +47,14 @@ from torch import nn
 from torch.autograd.graph import register_multi_grad_hook
 from torch.utils.hooks import RemovableHandle
 
+from .checks import check_images, check_labels, check_model, check_whole_number, model_name
+from .device import computing_on
+from .hooks import hooked
+from .speed import follows_thread_policy
+
 
 # --------------------------------------------------------------------------------------------
-# Which layers, and checks of the input
+# Which layers
 # --------------------------------------------------------------------------------------------
 
 def response_layers(model: nn.Module) -> dict[str, str]:
@@ -53,7 +64,7 @@ def response_layers(model: nn.Module) -> dict[str, str]:
     a pre-activation net reads its responses at the convs: ``"stem": "stem.conv"``, ...
     A CIFAR net of depth 6n+2 has 6n+1 of them (every weighted layer but the fc).
     """
-    _check_resnet(model)
+    check_model(model, needs_config=True, what="response_layers")
     layers = {"stem": "stem.bn" if hasattr(model.stem, "bn") else "stem.conv"}
     for stage_index, stage in enumerate(model.stages(), start=1):
         for block_name, block in stage.named_children():
@@ -62,6 +73,16 @@ def response_layers(model: nn.Module) -> dict[str, str]:
                 # The response of conv k is read at bn k (or at conv k itself, pre-activation).
                 layers[f"{prefix}.{module_name.replace('bn', 'conv')}"] = f"{prefix}.{module_name}"
     return layers
+
+
+def _norms(tensors: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of each tensor, in float64, on the CPU: a 1-d tensor.
+
+    In float64 because the gradients of a deep plain net can be so small (1e-24) that the sum of
+    their squares underflows float32 and the norm would read 0.
+    """
+    norms = [torch.linalg.vector_norm(tensor.detach(), dtype=torch.float64) for tensor in tensors]
+    return torch.stack(norms).cpu() if norms else torch.zeros(0, dtype=torch.float64)
 
 
 def channel_std(responses: torch.Tensor) -> torch.Tensor:
@@ -74,49 +95,12 @@ def channel_std(responses: torch.Tensor) -> torch.Tensor:
     return responses.float().std(dim=dims, correction=0).mean()
 
 
-def _check_resnet(model: nn.Module) -> None:
-    if not (hasattr(model, "stem") and hasattr(model, "stages") and hasattr(model, "config")):
-        raise TypeError(
-            "this probe needs a ResNet or plain net made by build_model(); "
-            f"got {type(model).__name__}"
-        )
-
-
-def _shape(value) -> tuple | str:
-    return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-
-
-def _check_images(model: nn.Module, images: torch.Tensor) -> None:
-    """Reject images the model cannot take, saying what it expects."""
-    shape = _shape(images)
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be one (N, C, H, W) tensor; got {shape}")
-    expected = model.config.in_channels
-    if images.shape[1] != expected:
-        raise ValueError(
-            f"{model.config.name} expects images with {expected} channel(s) "
-            f"(in_channels={expected}); got images of shape {shape}"
-        )
-
-
-def _check_labels(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
-    classes = model.config.num_classes
-    if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1]:
-        raise ValueError(f"labels must be a tensor of {images.shape[0]} class indices, "
-                         f"one per image; got {_shape(labels)}")
-    if labels.numel() and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(
-            f"labels must lie in 0..{classes - 1} ({model.config.name} has {classes} classes); "
-            f"got values from {int(labels.min())} to {int(labels.max())}"
-        )
-
-
 def _unknown_names_error(unknown: list[str], valid: list[str]) -> ValueError:
-    """An error that names the unknown layers, close matches, and a few valid names."""
+    """An error that names the unknown modules, close matches, and a few valid names."""
     hints = sorted({m for name in unknown for m in difflib.get_close_matches(name, valid, n=2)})
     examples = ", ".join(repr(name) for name in (hints or valid[:6]))
     return ValueError(
-        f"unknown layer(s) {', '.join(repr(name) for name in unknown)}; "
+        f"unknown module(s) {', '.join(repr(name) for name in unknown)}; "
         f"{'did you mean' if hints else 'valid names include'} {examples} "
         f"(all of them: [name for name, _ in model.named_modules()])"
     )
@@ -126,44 +110,24 @@ def _unknown_names_error(unknown: list[str], valid: list[str]) -> ValueError:
 # Running a model without changing it
 # --------------------------------------------------------------------------------------------
 
-def _on_device(model: nn.Module, images: torch.Tensor,
-               device: torch.device | str | None) -> torch.Tensor:
-    """The images where the model is; an explicit ``device`` moves the model there first."""
-    if device is not None:
-        model.to(device)
-    return images.to(next(model.parameters()).device)
-
-
 @contextmanager
-def _probing(model: nn.Module, *, training: bool) -> Iterator[None]:
-    """Run the model in train or eval mode, then restore every module's mode and every buffer.
+def _probing(model: nn.Module, modules: dict[str, nn.Module], hook: Callable, *,
+             training: bool) -> Iterator[None]:
+    """Run the model in train or eval mode with ``hook(layer, module, inputs, output)`` after each
+    of ``modules``; then restore every module's mode, every buffer, and remove the hooks.
 
     A forward pass in train mode updates BN's running statistics; a probe must not change the
     model it looks at, so the buffers are copied before and put back after.
     """
-    modes = [(module, module.training) for module in model.modules()]
     buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
-    model.train(training)
+    hooks = {module: partial(hook, layer) for layer, module in modules.items()}
     try:
-        yield
+        with hooked(model, hooks, training=training):
+            yield
     finally:
-        for module, mode in modes:
-            module.training = mode
         with torch.no_grad():
             for buffer, saved in buffers:
                 buffer.copy_(saved)
-
-
-@contextmanager
-def _forward_hooks(modules: dict[str, nn.Module], hook: Callable) -> Iterator[None]:
-    """Call ``hook(name, module, inputs, output)`` after each module's forward; then unhook."""
-    handles = [module.register_forward_hook(partial(hook, name))
-               for name, module in modules.items()]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def _response_modules(model: nn.Module) -> dict[str, nn.Module]:
@@ -197,6 +161,7 @@ class LayerResponses:
         return len(self.layer_names)
 
 
+@follows_thread_policy
 def layer_responses(
     model: nn.Module, images: torch.Tensor, *, device: torch.device | str | None = None
 ) -> LayerResponses:
@@ -205,25 +170,26 @@ def layer_responses(
     The model runs in eval mode (BN uses its running statistics, as at test time) without
     autograd; its mode is restored after. See the module docstring for where each response is
     read and which std is taken. ``device``: where to compute; default where the model is (an
-    explicit device moves the model there, as ``nn.Module.to`` does).
+    explicit device moves the model there for the pass and back after).
 
     The paper measured fully trained nets. After a few dozen steps, BN's running statistics
     still lag behind the batch statistics, and eval-mode responses can be far larger than 1
     for reasons that have nothing to do with Fig. 7; the gap between trained ResNets and plain
     nets grows over thousands of steps.
     """
+    check_model(model, needs_config=True, what="layer_responses")
+    images = check_images(model, images)
     modules = _response_modules(model)
-    _check_images(model, images)
-    images = _on_device(model, images, device)
     stds: dict[str, float] = {}
 
     def record(layer: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         stds[layer] = channel_std(output).item()
 
-    with _probing(model, training=False), torch.no_grad(), _forward_hooks(modules, record):
-        model(images)
+    with (computing_on(model, device) as target, _probing(model, modules, record, training=False),
+          torch.no_grad()):
+        model(images.to(target))
     std = np.array([stds[layer] for layer in modules])
-    return LayerResponses(model.config.name, list(modules), std)
+    return LayerResponses(model_name(model), list(modules), std)
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,6 +213,7 @@ class GradientFlow:
     loss: float
 
 
+@follows_thread_policy
 def gradient_flow(
     model: nn.Module,
     images: torch.Tensor,
@@ -263,12 +230,12 @@ def gradient_flow(
     net without BN. Either way the model is left as it was: its mode, its BN statistics, and
     its parameters' ``.grad`` (the gradients are computed with ``torch.autograd.grad``, which
     returns them instead of adding them to ``.grad``). Frozen weights are left out.
+    ``device``: where to compute; default where the model is.
     """
+    check_model(model, needs_config=True, what="gradient_flow")
+    images = check_images(model, images)
+    labels = check_labels(model, images, labels)
     modules = _response_modules(model)
-    _check_images(model, images)
-    _check_labels(model, images, labels)
-    images = _on_device(model, images, device)
-    labels = labels.to(images.device)
     weights = {
         f"{name}.weight": module.weight
         for name, module in model.named_modules()
@@ -279,16 +246,14 @@ def gradient_flow(
     def keep(layer: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         responses[layer] = output
 
-    probing = _probing(model, training=train_mode)
-    with probing, torch.enable_grad(), _forward_hooks(modules, keep):
-        loss = F.cross_entropy(model(images), labels)
+    with (computing_on(model, device) as target, _probing(model, modules, keep, training=train_mode),
+          torch.enable_grad()):
+        loss = F.cross_entropy(model(images.to(target)), labels.to(target))
         outputs = [responses[layer] for layer in modules]
         grads = torch.autograd.grad(loss, [*outputs, *weights.values()])
-    # In float64: the gradients of a deep plain net can be so small (1e-24) that the sum of
-    # their squares underflows float32 and the norm would read 0.
-    norms = torch.stack(torch._foreach_norm(grads, 2, dtype=torch.float64)).cpu().numpy()
+    norms = _norms(grads).numpy()
     return GradientFlow(
-        model_name=model.config.name,
+        model_name=model_name(model),
         layer_names=list(modules),
         output_grad_norm=norms[: len(outputs)],
         weight_names=list(weights),
@@ -298,11 +263,11 @@ def gradient_flow(
 
 
 # --------------------------------------------------------------------------------------------
-# Recorder: watching layers during training
+# Recorder: watching modules during training
 # --------------------------------------------------------------------------------------------
 
 class Recorder:
-    """Watch layers of a model while it trains: a context manager that hooks and always unhooks.
+    """Watch modules of a model while it trains: a context manager that hooks and always unhooks.
 
     Example::
 
@@ -317,77 +282,75 @@ class Recorder:
 
     A *step* is a forward pass in training mode with autograd on; evaluation passes in between
     are neither counted nor recorded. On one step in ``every`` (steps 0, every, 2*every, ...)
-    the recorder keeps, for each layer in ``layers``:
+    the recorder keeps, for each module in ``modules``:
 
-    - ``"mean"`` and ``"std"`` of the layer's output, on the first ``sample`` images of the
+    - ``"mean"`` and ``"std"`` of the module's output, on the first ``sample`` images of the
       batch (``std`` as in ``layer_responses``: per channel, averaged over channels);
     - ``"grad_norm"``: L2 norm of the gradient with respect to that output, over the whole
       batch (NaN if no backward pass followed);
 
     and, for every trainable parameter, the L2 norm of its gradient (``parameter_stats``).
-    ``maps[name]`` is the last recorded output of each layer named in ``keep_maps`` (first
+    ``maps[name]`` is the last recorded output of each module named in ``keep_maps`` (first
     ``sample`` images, detached, on the CPU).
 
     The statistics are keyed by module name; ``response_layers(model)`` maps the layer names
     of ``layer_responses`` and ``gradient_flow`` to them. During training BN normalizes with
     the batch's own statistics, so the std of a BN output stays near BN's scale (1 at the
     start), whereas ``layer_responses`` runs in eval mode with the running statistics.
+    The recorder computes where the model trains and changes neither the model nor its modes.
 
     Args:
-        model: any ``nn.Module``; the default ``layers`` need a net from ``build_model``.
-        layers: module names (as in ``model.named_modules()``) to watch; default the modules
+        model: any ``nn.Module``; the default ``modules`` need a net from ``build_model``.
+        modules: module names (as in ``model.named_modules()``) to watch; default the modules
             giving the 3x3 layers' responses (``response_layers(model).values()``), e.g.
             ``"stem.bn"``, ``"stage1.block1.bn1"``.
         every: record one step in ``every``. The hooks return at once on other steps.
         sample: how many images of the batch the activation statistics use.
-        keep_maps: layers (among ``layers``) whose whole feature maps are kept.
+        keep_maps: modules (among ``modules``) whose whole feature maps are kept.
 
-    Cost, from ``benchmarks/bench_recorder.py`` (ResNet-20, batch 128, 2 CPU threads): with
-    the defaults ``every=10, sample=16`` a training step takes about 1.01x a bare one;
-    recording every step, about 1.09x. Where steps are short (a GPU), the hooks' Python work
-    weighs more, one more reason to record one step in ten.
+    What it costs per training step is measured by ``benchmarks/bench_recorder.py`` (goal: the
+    defaults ``every=10, sample=16`` within 1.15x a bare step). Where steps are short (a GPU),
+    the hooks' Python work weighs more, one more reason to record one step in ten.
     """
 
     def __init__(
         self,
         model: nn.Module,
-        layers: Iterable[str] | None = None,
+        modules: Iterable[str] | None = None,
         *,
         every: int = 10,
         sample: int = 16,
         keep_maps: Iterable[str] = (),
     ):
-        modules = {name: module for name, module in model.named_modules() if name}
-        if layers is None:
+        check_model(model, what="Recorder")
+        named = {name: module for name, module in model.named_modules() if name}
+        if modules is None:
             try:
-                layers = list(response_layers(model).values())
+                modules = list(response_layers(model).values())
             except TypeError:
-                raise TypeError(f"the default layers need a net made by build_model(); for a "
-                                f"{type(model).__name__}, name the layers to watch") from None
-        layers = _as_names(layers)
+                raise TypeError(f"the default modules need a net made by build_model(); for a "
+                                f"{type(model).__name__}, name the modules to watch") from None
+        modules = _as_names(modules)
         keep_maps = _as_names(keep_maps)
-        unknown = [name for name in layers if name not in modules]
+        unknown = [name for name in modules if name not in named]
         if unknown:
-            raise _unknown_names_error(unknown, list(modules))
-        not_recorded = [name for name in keep_maps if name not in layers]
+            raise _unknown_names_error(unknown, list(named))
+        not_recorded = [name for name in keep_maps if name not in modules]
         if not_recorded:
-            raise ValueError(f"keep_maps must name recorded layers; {not_recorded} are not among "
-                             f"them (the first recorded layers: {layers[:4]})")
-        for what, value in (("every", every), ("sample", sample)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{what} must be a positive integer, got {value!r}")
+            raise ValueError(f"keep_maps must name recorded modules; {not_recorded} are not among "
+                             f"them (the first recorded modules: {modules[:4]})")
+        self.every = check_whole_number("every", every, minimum=1)
+        self.sample = check_whole_number("sample", sample, minimum=1)
 
         self.model = model
-        self.layers = layers
-        self.every = every
-        self.sample = sample
+        self.module_names = modules
         self.keep_maps = keep_maps
         self.steps: list[int] = []  # the recorded steps
         self.maps: dict[str, torch.Tensor] = {}
-        self._modules = {name: modules[name] for name in layers}
+        self._modules = {name: named[name] for name in modules}
         self._parameters = {name: p for name, p in model.named_parameters() if p.requires_grad}
-        # Per layer: recorded steps, (mean, std) tensors, gradient norms (NaN until backward).
-        self._traces = {name: {"step": [], "moments": [], "grad_norm": []} for name in layers}
+        # Per module: recorded steps, (mean, std) tensors, gradient norms (NaN until backward).
+        self._traces = {name: {"step": [], "moments": [], "grad_norm": []} for name in modules}
         self._parameter_steps: list[int] = []
         self._parameter_norms: list[torch.Tensor] = []
         self._next_step = 0
@@ -429,7 +392,7 @@ class Recorder:
 
     @property
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
-        """Layer name -> ``{"step", "mean", "std", "grad_norm"}``, arrays over recorded steps."""
+        """Module name -> ``{"step", "mean", "std", "grad_norm"}``, arrays over recorded steps."""
         results = {}
         for name, trace in self._traces.items():
             moments = (torch.stack(trace["moments"]).cpu().numpy() if trace["moments"]
@@ -453,7 +416,7 @@ class Recorder:
 
     def __repr__(self) -> str:
         state = "recording" if self._handles else "not recording"
-        return (f"Recorder({len(self.layers)} layers, every={self.every}, sample={self.sample}, "
+        return (f"Recorder({len(self.module_names)} modules, every={self.every}, sample={self.sample}, "
                 f"{len(self.steps)} steps recorded, {state})")
 
     # -- hooks -----------------------------------------------------------------------------
@@ -499,9 +462,7 @@ class Recorder:
         norms = torch.full((len(grads),), float("nan"), dtype=torch.float64)
         present = [index for index, grad in enumerate(grads) if grad is not None]
         if present:
-            present_grads = [grads[index] for index in present]
-            norms[present] = torch.stack(
-                torch._foreach_norm(present_grads, 2, dtype=torch.float64)).cpu()
+            norms[present] = _norms(grads[index] for index in present)
         self._parameter_steps.append(self._parameter_step)
         self._parameter_norms.append(norms)
         self._parameter_step = None

@@ -28,8 +28,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attribution import METHOD_LABELS, attribute, check_images, normalize_method_name
-from .device import model_device
+from .attribution import attribute
+from .attribution_methods import ATTRIBUTION_METHODS, normalize_method_name
+from .checks import check_images, check_model, model_name
+from .device import computing_on, model_device
+from .models import build_model
 
 
 @dataclass(repr=False)
@@ -58,12 +61,8 @@ class SanityCheckResult:
     randomized_maps: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     absolute: bool = True
 
-    def final_correlation(self, method: str) -> float:
-        """The correlation once every layer is random."""
-        return self.correlations[normalize_method_name(method)][-1]
-
     def __repr__(self) -> str:
-        finals = ", ".join(f"{METHOD_LABELS[m]} {self.correlations[m][-1]:+.2f}" for m in self.methods)
+        finals = ", ".join(f"{ATTRIBUTION_METHODS[m].label} {self.correlations[m][-1]:+.2f}" for m in self.methods)
         return (f"SanityCheckResult({self.model_name}, {len(self.step_names)} steps; "
                 f"correlation after the last step: {finals})")
 
@@ -173,42 +172,44 @@ def cascading_randomization(
         seed: for the random weights.
         layer: Grad-CAM's layer (default the last stage).
         keep_maps: keep every step's maps in the result (for figures).
+        device: where to compute; default where the model is. The copy is made there.
         method_options: per method, options passed to ``attribute`` (e.g. fewer IG steps).
     """
     methods = [normalize_method_name(m) for m in methods]
     if not methods:
         raise ValueError("give at least one method to check")
-    images = check_images(model, images)
+    check_model(model, what="cascading_randomization")
+    images = check_images(model, images, allow_single=True)
     method_options = {normalize_method_name(k): v for k, v in (method_options or {}).items()}
-    randomized = copy.deepcopy(model)
-    cascade = randomization_steps(randomized, steps)
-    generator = torch.Generator(device=model_device(randomized)).manual_seed(seed)
 
     def maps_of(net: nn.Module, method: str, tgt) -> torch.Tensor:
         options = method_options.get(method, {})
-        return attribute(net, images, method, tgt, layer, device=device, **options).maps
+        return attribute(net, images, method, tgt, layer, **options).maps
 
-    original = {m: maps_of(model, m, target) for m in methods}
-    if target is None:
-        # Fix the class: after randomization the prediction changes, the question does not.
-        target = attribute(model, images, "saliency", device=device).target
+    with computing_on(model, device):
+        randomized = copy.deepcopy(model)
+        cascade = randomization_steps(randomized, steps)
+        generator = torch.Generator(device=model_device(randomized)).manual_seed(seed)
+        original = {m: maps_of(model, m, target) for m in methods}
+        if target is None:
+            # Fix the class: after randomization the prediction changes, the question does not.
+            target = attribute(model, images, "saliency").target
 
-    per_image = {m: np.empty((len(cascade), len(images))) for m in methods}
-    randomized_maps: dict[str, list[torch.Tensor]] = {m: [] for m in methods}
-    for step, (_, modules) in enumerate(cascade):
-        for module in modules:
-            reinitialize(module, generator)
-        for method in methods:
-            maps = maps_of(randomized, method, target)
-            a, b = (original[method].abs(), maps.abs()) if absolute else (original[method], maps)
-            per_image[method][step] = spearman_correlation(a, b)
-            if keep_maps:
-                randomized_maps[method].append(maps)
+        per_image = {m: np.empty((len(cascade), len(images))) for m in methods}
+        randomized_maps: dict[str, list[torch.Tensor]] = {m: [] for m in methods}
+        for step, (_, modules) in enumerate(cascade):
+            for module in modules:
+                reinitialize(module, generator)
+            for method in methods:
+                maps = maps_of(randomized, method, target)
+                a, b = (original[method].abs(), maps.abs()) if absolute else (original[method], maps)
+                per_image[method][step] = spearman_correlation(a, b)
+                if keep_maps:
+                    randomized_maps[method].append(maps)
 
     correlations = {m: [_nanmean(row) for row in per_image[m]] for m in methods}
-    config = getattr(model, "config", None)
     return SanityCheckResult(
-        model_name=getattr(config, "name", type(model).__name__),
+        model_name=model_name(model),
         methods=methods,
         step_names=[name for name, _ in cascade],
         correlations=correlations,
@@ -291,14 +292,12 @@ def train_known_region_model(
     steps: int = 60,
     seed: int = 0,
 ) -> nn.Module:
-    """A small net taught the ``known_region_images`` task: about 2 s on one CPU core.
+    """A small net taught the ``known_region_images`` task in seconds on one CPU core.
 
     A deliberately bare SGD loop (batch 64, lr 0.05, momentum 0.9) on 2,048 fresh images, so
     this check depends on nothing but the builder. With the defaults the model classifies
     held-out images perfectly. Returned in eval mode.
     """
-    from .models import build_model
-
     torch.manual_seed(seed)
     num_classes = 4 if rule == "quadrant" else 2
     model = build_model(depth, shortcut=shortcut, in_channels=1, num_classes=num_classes, width=width)

@@ -1,13 +1,15 @@
 """Settings that make training fast on the machine at hand: precision, memory layout, threads.
 
-Measured on the project's 2-core CPUs (see the notes in ``benchmarks/``):
+What makes a CPU training step fast (``benchmarks/bench_training_speed.py`` measures ``train``
+against a textbook PyTorch loop, in fp32 and with ``precision="auto"``):
 
-- ``channels_last`` (NHWC) memory makes a CPU training step about 1.2x faster than NCHW.
-- bfloat16 autocast is another 1.3x-2x faster, but only on CPUs that do bf16 arithmetic in
-  hardware (Intel AMX, or the AVX512-BF16 instructions of Intel Cooper Lake+ and AMD Zen 4+).
-  Elsewhere it is emulated and runs 2x-10x *slower* than fp32, so ``precision="auto"`` turns
-  it on only when the hardware says it can.
-- More threads than physical cores slows PyTorch down (about 40% with 4 threads on 2 cores).
+- ``channels_last`` (NHWC) memory, which the CPU convolutions prefer to NCHW.
+- bfloat16 autocast, but only on CPUs that do bf16 arithmetic in hardware (Intel AMX, or the
+  AVX512-BF16 instructions of Intel Cooper Lake+ and AMD Zen 4+). Elsewhere it is emulated
+  and runs *slower* than fp32, so ``precision="auto"`` turns it on only when the hardware
+  says it can.
+- No more threads than the cores this process may use: more slow PyTorch down, and under
+  CPU contention 2 threads ran several times slower than 1: ``thread_policy`` picks the count.
 
 On a GPU the data goes to the GPU once, and autocast uses bf16 when the GPU supports it, else
 fp16 with a gradient scaler (fp16 gradients underflow without one).
@@ -16,15 +18,20 @@ fp16 with a gradient scaler (fp16 gradients underflow without one).
 from __future__ import annotations
 
 import contextlib
+import functools
+import math
 import os
 import platform
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,41 +83,205 @@ def _aten_capability() -> str:
 
 
 def physical_cores() -> int:
-    """CPU cores this process may use, counting hyper-threads of one core once.
+    """CPU cores this process may use: its affinity mask, hyper-threads of one core counted once,
+    and no more than its cgroup CPU quota allows (see ``thread_policy``)."""
+    cores = _cores_of(_usable_cpus())
+    quota = cgroup_cpu_quota()
+    return cores if quota is None else min(cores, _threads_for_quota(quota))
 
-    Reads the Linux topology of the CPUs in this process's affinity mask; elsewhere falls back
-    to ``os.cpu_count()``.
+
+@dataclass(frozen=True)
+class ThreadPolicy:
+    """How many CPU threads this package gives PyTorch, and why (``thread_policy()``).
+
+    The package's training, probes and attribution run under this count, and so do the
+    explorers that call them (an explorer given ``threads=`` uses that number instead).
     """
-    try:
-        usable = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-    cores = set()
-    for cpu in usable:
-        siblings = f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"
-        try:
-            with open(siblings) as file:
-                cores.add(file.read().strip())
-        except OSError:
-            cores.add(str(cpu))
-    return max(1, min(len(cores), _cgroup_cpu_limit() or len(cores)))
+
+    threads: int
+    reason: str  # one line a teacher can read in ``rx.check_environment()``
+    usable_cpus: int  # CPUs in this process's affinity mask (taskset, a container's cpuset)
+    cores: int  # physical cores among them
+    cpu_quota: float | None  # CPUs the cgroup quota allows (JupyterHub's cpu_limit); None: none
+    user_setting: str | None  # "OMP_NUM_THREADS=2" or "torch.set_num_threads(3)" when the user chose
+
+    def __str__(self) -> str:
+        return f"{self.threads} ({self.reason})"
 
 
-def _cgroup_cpu_limit() -> int | None:
-    """The CPU quota of a container (cgroup v2 ``cpu.max``), rounded up; None if unlimited."""
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as file:
-            quota, period = file.read().split()[:2]
-    except (OSError, ValueError):
-        return None
-    if quota == "max":
-        return None
-    return max(1, -(-int(quota) // int(period)))
+def thread_policy() -> ThreadPolicy:
+    """The one thread policy: the user's choice if they made one, else what the machine allows.
+
+    1. ``OMP_NUM_THREADS`` (or ``MKL_NUM_THREADS``) in the environment, or a
+       ``torch.set_num_threads(n)`` made before, is respected: PyTorch's current count is kept.
+    2. Otherwise: the physical cores in this process's CPU affinity, and never more than its
+       cgroup CPU quota (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``; JupyterHub's
+       ``cpu_limit`` is such a quota), rounded down, at least 1.
+
+    PyTorch itself follows the affinity but not the quota: a kernel limited to 1 CPU on a 16-core
+    server runs 16 threads, which spin and get throttled together. Under CPU contention 2 threads
+    ran 5-13x slower than 1 on the project's 2-core machines.
+
+    A ``torch.set_num_threads(n)`` whose ``n`` equals one of PyTorch's own defaults here (the
+    usable CPUs or cores) cannot be told apart from the default; the quota then still applies.
+    """
+    usable = _usable_cpus()
+    cores = _cores_of(usable)
+    quota = cgroup_cpu_quota()
+    current = torch.get_num_threads()
+    user = _user_thread_setting(current, defaults={len(usable), cores, os.cpu_count() or 1,
+                                                   _cores_of(_online_cpus())})
+    facts = dict(usable_cpus=len(usable), cores=cores, cpu_quota=quota, user_setting=user)
+    if user is not None:
+        return ThreadPolicy(current, f"{user} set by the user", **facts)
+    cpus = _count(len(usable), "usable CPU") if cores == len(usable) else \
+        f"{_count(cores, 'physical core')} of {_count(len(usable), 'usable CPU')}"
+    if quota is not None and _threads_for_quota(quota) < cores:
+        threads = _threads_for_quota(quota)
+        reason = (f"a cgroup CPU quota of {_count(quota, 'CPU')} (a JupyterHub cpu_limit or a "
+                  f"container's limit), on {cpus}")
+    else:
+        threads = cores
+        reason = cpus + ("" if quota is None else f", under a CPU quota of {_count(quota, 'CPU')}")
+    return ThreadPolicy(threads, reason, **facts)
 
 
 def recommended_threads() -> int:
-    """Threads for CPU training: the physical cores, never more than PyTorch's current setting."""
-    return max(1, min(physical_cores(), torch.get_num_threads()))
+    """Threads for the package's CPU work: ``thread_policy().threads``."""
+    return thread_policy().threads
+
+
+def follows_thread_policy(function: Callable[..., T]) -> Callable[..., T]:
+    """Run ``function`` with ``recommended_threads()`` PyTorch threads (probes, attribution)."""
+    @functools.wraps(function)
+    def under_policy(*args, **kwargs):
+        with thread_limit(recommended_threads()):
+            return function(*args, **kwargs)
+    return under_policy
+
+
+def _count(number: float, thing: str) -> str:
+    return f"{number:g} {thing}" + ("" if number == 1 else "s")
+
+
+def _threads_for_quota(quota: float) -> int:
+    # Rounded down (as Go's automaxprocs does): threads beyond the quota burn it spinning in
+    # OpenMP barriers and the whole group is throttled until the next period.
+    return max(1, math.floor(quota + 1e-9))
+
+
+def _user_thread_setting(current: int, defaults: set[int]) -> str | None:
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return f"{name}={value}"
+    if current not in defaults:
+        return f"torch.set_num_threads({current})"
+    return None
+
+
+def _usable_cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def _online_cpus() -> list[int]:
+    return list(range(os.cpu_count() or 1))
+
+
+def _cores_of(cpus: list[int]) -> int:
+    """Physical cores among ``cpus``: hyper-threads of one core share a ``thread_siblings_list``."""
+    cores = set()
+    for cpu in cpus:
+        try:
+            with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list") as file:
+                cores.add(file.read().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
+
+
+def cgroup_cpu_quota(proc: str = "/proc/self") -> float | None:
+    """CPUs this process's cgroup CPU quota allows; None when there is none.
+
+    The quota of the process's cgroup and of each parent up to the mount counts, the tightest
+    one wins: cgroup v2 ``cpu.max`` ("50000 100000" is half a CPU) and v1 ``cpu.cfs_quota_us`` /
+    ``cpu.cfs_period_us``. ``proc``: another ``/proc/<pid>`` (tests).
+    """
+    directories = cgroup_directories(proc)
+    quotas = []
+    if "v2" in directories:
+        quotas += _quotas_up_the_tree(*directories["v2"], _read_cpu_max)
+    if "cpu" in directories:
+        quotas += _quotas_up_the_tree(*directories["cpu"], _read_cfs_quota)
+    return min(quotas) if quotas else None
+
+
+def cgroup_directories(proc: str = "/proc/self") -> dict[str, tuple[Path, Path]]:
+    """Where a process's cgroups are: ``{"v2" or a v1 controller: (mount point, cgroup folder)}``.
+
+    ``/proc/<pid>/cgroup`` names the cgroup in each hierarchy, ``/proc/<pid>/mountinfo`` where
+    each hierarchy is mounted and which subtree the mount shows (a container sees its own cgroup
+    as the root). Empty when there is no cgroup file system (not Linux).
+    """
+    try:
+        memberships = Path(proc, "cgroup").read_text().splitlines()
+        mounts = Path(proc, "mountinfo").read_text().splitlines()
+    except OSError:
+        return {}
+    paths = {}
+    for line in memberships:
+        _, controllers, path = line.split(":", 2)
+        for name in ["v2"] if controllers == "" else controllers.split(","):
+            paths[name] = path
+    found = {}
+    for line in mounts:
+        fields, _, super_fields = line.partition(" - ")
+        fields, super_fields = fields.split(), super_fields.split()
+        if len(fields) < 5 or len(super_fields) < 3:
+            continue
+        root, mount_point = fields[3], fields[4]
+        filesystem, options = super_fields[0], super_fields[2].split(",")
+        names = ["v2"] if filesystem == "cgroup2" else options if filesystem == "cgroup" else []
+        for name in names:
+            if name not in paths or name in found:
+                continue
+            path = paths[name]
+            if root != "/" and (path == root or path.startswith(root.rstrip("/") + "/")):
+                path = path[len(root):]
+            found[name] = (Path(mount_point), Path(mount_point) / path.lstrip("/"))
+    return found
+
+
+def _quotas_up_the_tree(top: Path, directory: Path,
+                        read: Callable[[Path], float | None]) -> list[float]:
+    quotas = []
+    while True:
+        quota = read(directory)
+        if quota is not None:
+            quotas.append(quota)
+        if directory == top or top not in directory.parents:
+            return quotas
+        directory = directory.parent
+
+
+def _read_cpu_max(directory: Path) -> float | None:
+    try:
+        quota, period = (directory / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_cfs_quota(directory: Path) -> float | None:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if quota <= 0 or period <= 0 else quota / period
 
 
 def choose_settings(device: torch.device | str, precision: str = "auto") -> SpeedSettings:

@@ -147,3 +147,19 @@ def test_use_batch_statistics_makes_eval_mode_normalize_like_a_training_step():
     assert model.stem.bn.momentum == momentum and model.training
     responses = probes.layer_responses(model, images)
     np.testing.assert_allclose(responses.std, 1.0, atol=0.05)  # BN outputs, gamma = 1
+
+
+@pytest.mark.parametrize("threads", [0, -2, 2.5, False])
+def test_threads_must_be_a_positive_whole_number(threads):
+    with pytest.raises(ValueError, match="threads must be"):
+        ArchitectureExplorer(depth=8, threads=threads)
+
+
+def test_nan_or_empty_probe_images_are_reported_not_drawn():
+    images, labels = _batch()
+    images[2] = float("nan")
+    explorer = ArchitectureExplorer(depth=8, images=images, labels=labels, compare_twin=False)
+    assert any("1 of the 8 images contain NaN" in message for message in explorer.errors)
+    assert "updated in" not in explorer.status.value
+    empty = ArchitectureExplorer(depth=8, images=images[:0], labels=labels[:0], compare_twin=False)
+    assert any("empty batch" in message for message in empty.errors)

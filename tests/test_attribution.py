@@ -242,6 +242,55 @@ def test_load_image_rejects_what_is_not_an_image():
         load_image(image_bytes("RGB", (4, 4), (0, 0, 0)), 1, 28, (0.5, 0.5, 0.5), 0.5)
 
 
+def encoded(array: np.ndarray, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_load_image_scales_16_bit_and_float_pictures_by_their_depth():
+    levels = np.linspace(0, 1, 256).reshape(16, 16)
+    sixteen_bit = encoded((levels * 65535).round().astype(np.uint16), "PNG")
+    float_tiff = encoded(levels.astype(np.float32), "TIFF")
+    for picture in (sixteen_bit, float_tiff):
+        gray = load_image(picture, 1, 16, mean=0.0, std=1.0)
+        np.testing.assert_allclose(gray[0].numpy(), levels, atol=1e-3)
+    rgb = load_image(sixteen_bit, 3, 16, mean=0.0, std=1.0)
+    assert rgb.shape == (3, 16, 16) and torch.equal(rgb[0], rgb[2])
+    np.testing.assert_allclose(rgb[1].numpy(), levels, atol=1e-3)
+
+
+def test_load_image_refuses_float_pictures_outside_0_1():
+    with pytest.raises(ValueError, match=r"floating-point pixels from 0 to 1000; load_image takes "
+                                         r"floats in \[0, 1\]"):
+        load_image(encoded(np.linspace(0, 1000, 64, dtype=np.float32).reshape(8, 8), "TIFF"),
+                   1, 8, 0.0, 1.0, name="scan.tif")
+
+
+@pytest.mark.parametrize("width, height", [(20_000, 20_000), (10_000, 10_000)])
+def test_load_image_refuses_huge_pictures_before_decoding_them(width, height, png_that_claims):
+    with pytest.raises(ValueError, match=r"bomb.png .*more pixels than load_image opens "
+                                         r"\(50 megapixels"):
+        load_image(png_that_claims(width, height), 1, 28, 0.5, 0.5, name="bomb.png")
+
+
+@pytest.mark.parametrize("image_size, message", [
+    (3.5, "image_size must be a whole number, got 3.5"),
+    (True, "image_size must be a whole number, got True"),
+    (20_000, "image_size must be <= 2048, got 20000"),
+    ((0, 8), "image_size must be >= 1, got 0"),
+    ((8, 8, 8), r"image_size must be a whole number or an \(H, W\) pair"),
+])
+def test_load_image_sizes_are_whole_numbers_within_reason(image_size, message):
+    with pytest.raises(ValueError, match=message):
+        load_image(image_bytes("L", (8, 8), 0), 1, image_size, 0.5, 0.5)
+
+
+def test_load_image_channels_are_one_or_three_not_true():
+    with pytest.raises(ValueError, match="grayscale.*or RGB"):
+        load_image(image_bytes("L", (8, 8), 0), True, 8, 0.5, 0.5)
+
+
 # --- a task with a known answer ----------------------------------------------------------------
 
 

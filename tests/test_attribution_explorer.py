@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
+from resnet_explorer.attribution_methods import ATTRIBUTION_METHODS
 from resnet_explorer.data import load_dataset
 from resnet_explorer.models import build_model
 from resnet_explorer.run_cache import RunCache
-from resnet_explorer.training import History
+from resnet_explorer.history import History
 from resnet_explorer.widgets.attribution_explorer import AttributionExplorer
 
 
@@ -118,7 +119,7 @@ def test_models_come_from_the_run_cache(tmp_path, dataset):
 
     cache = RunCache(tmp_path / "runs")
     model = build_model(8, in_channels=1)
-    history = History(label=model.config.name, config=model.config.as_dict(), status="finished",
+    history = History(model_name=model.config.name, config=model.config.as_dict(), status="finished",
                       setup={"data": {"name": "fashion-mnist-mini", "image_size": 16, "in_channels": 1}},
                       eval_steps=[10], test_error=[0.25])
     cache.put("abc123", history, model)
@@ -129,13 +130,57 @@ def test_models_come_from_the_run_cache(tmp_path, dataset):
     assert "resized to 16×16" in explorer.status.value
 
 
-def test_the_status_line_names_the_options_in_words():
-    from resnet_explorer.attribution import DEFAULT_OPTIONS
-    from resnet_explorer.widgets.attribution_explorer import describe_options
+def test_the_menu_and_the_status_line_come_from_the_method_registry(models, dataset):
+    explorer = AttributionExplorer(models, dataset, method="integrated_gradients",
+                                   options={"integrated_gradients": {"n_steps": 4}})
+    assert_ok(explorer)
+    menu = explorer.controls["method"]
+    entries = list(ATTRIBUTION_METHODS.values())
+    assert menu.options == tuple((entry.label, entry.name) for entry in entries)
+    assert menu.tooltips == tuple(f"{entry.summary} ({entry.paper})" for entry in entries)
+    assert "4 steps, baseline 0" in explorer.status.value
+    assert explorer.controls["layer"].disabled  # only a method that takes a layer enables it
 
-    assert describe_options(DEFAULT_OPTIONS["integrated_gradients"]) == "32 steps, baseline 0"
-    assert describe_options(DEFAULT_OPTIONS["gradcam"]) == "positive evidence only"
-    assert describe_options(DEFAULT_OPTIONS["smoothgrad"]) == "16 noisy copies, noise 15% of the value range"
-    assert describe_options({"window": 4, "stride": 2, "baseline": 0.0,
-                             "perturbations_per_eval": 64}) == "4 px window, stride 2 px, baseline 0"
-    assert describe_options({}) == ""
+
+# ---- what a user can give: every error is one readable line (issue 15) --------------------------
+
+def test_an_upload_that_claims_a_huge_picture_is_one_readable_line(models, dataset, png_that_claims):
+    explorer = AttributionExplorer(models, dataset)
+    upload(explorer, "bomb.png", png_that_claims(20_000, 20_000))
+    (message,) = explorer.errors
+    assert message.startswith("bomb.png has more pixels than load_image opens (50 megapixels")
+    assert "⚠ bomb.png has more pixels" in explorer.status.value
+    assert explorer.controls["image_source"].value == "test set"
+
+
+def test_models_that_are_not_models_are_named(dataset):
+    with pytest.raises(TypeError, match=r"models\['x'\] is a str, not a model"):
+        AttributionExplorer({"x": "str"}, dataset)
+    with pytest.raises(TypeError, match=r"models\[1\] is a int, not a model"):
+        AttributionExplorer([build_model(8, in_channels=1), 3], dataset)
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True])
+def test_threads_must_be_a_positive_whole_number(threads, models, dataset):
+    with pytest.raises(ValueError, match="threads must be"):
+        AttributionExplorer(models, dataset, threads=threads)
+
+
+def test_nan_test_images_are_reported_not_explained(models, dataset):
+    broken = dataset.subset(test_size=10)
+    broken.test_images[3] = float("nan")
+    explorer = AttributionExplorer(models, broken, image_index=3)
+    assert any("contain NaN" in message for message in explorer.errors)
+    assert "updated in" not in explorer.status.value
+
+
+def test_a_cache_entry_that_asks_for_a_huge_net_is_skipped_at_once(tmp_path, dataset):
+    cache = RunCache(tmp_path / "runs")
+    model = build_model(8, in_channels=1)
+    history = History(model_name=model.config.name, config=model.config.as_dict(), status="finished")
+    run = cache.put("abc123", history, model)
+    stored = (run.path / "history.json").read_text().replace('"depth": 8', '"depth": 1000004')
+    (run.path / "history.json").write_text(stored)
+    with pytest.warns(UserWarning, match="deeper than 1202"):
+        explorer = AttributionExplorer(cache, dataset)
+    assert "no trained models in the run cache" in explorer.status.value

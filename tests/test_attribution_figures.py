@@ -100,6 +100,8 @@ def test_sanity_figures_show_every_method_through_the_cascade(images, display, m
     figure = sanity_check_figure(result, large=False)
     lines = [trace for trace in figure.data if trace.mode == "lines+markers"]
     assert [trace.name for trace in lines] == ["Saliency", "Grad-CAM"]
+    # Each method's line colour is its registry entry's: Okabe-Ito sky blue and black.
+    assert [trace.line.color for trace in lines] == [style.OKABE_ITO["sky blue"], style.OKABE_ITO["black"]]
     assert list(lines[0].x) == list(range(6)) and lines[0].y[0] == 1.0
     assert list(figure.layout.xaxis.ticktext) == ["trained", *result.step_names]
     maps = sanity_maps_figure(display, result, max_steps=3)

@@ -1,6 +1,7 @@
 """Parameter and multiply-add counts, the paper's way (Table 1, Section 4.2)."""
 
 import pytest
+import torch
 import torchvision
 
 import resnet_explorer as rx
@@ -62,3 +63,23 @@ def test_counting_leaves_the_model_as_it_was():
     rx.describe(model, 16)
     assert model.training
     assert not any(m._forward_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("build, size", [
+    (lambda: rx.build_model(20), 32),
+    (lambda: rx.build_model(20, "none"), 32),
+    (lambda: rx.build_model(14, "C", preact=True), 16),
+    (lambda: rx.build_model(14, "dense"), 16),
+    (lambda: rx.build_model(18, "B", "imagenet", width=16), 64),
+    (lambda: rx.build_model(50, "B", "imagenet", width=8, bottleneck_stride="3x3"), 64),
+], ids=["resnet20", "plain20", "preact-C", "dense", "resnet18", "resnet50-v1.5"])
+def test_multiply_adds_are_half_of_torchs_flop_counter(build, size):
+    """torch counts a multiply-add of a conv or a matrix product as two FLOPs and, like the paper,
+    nothing for BN, activations, additions or pooling."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build().eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    assert counter.get_total_flops() == 2 * rx.count_flops(model, size)

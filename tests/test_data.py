@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import pickle
+import socket
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -467,3 +469,143 @@ def test_with_classes_keeps_only_those_classes_relabelled():
         data.with_classes([3, 3])
     with pytest.raises(ValueError, match="distinct class indices"):
         data.with_classes([10])
+
+
+def test_a_loaded_dataset_is_made_again_from_its_recipe(mini):
+    steps = mini.subset(train_size=300, test_size=50, seed=2).with_classes([3, 1]).validation_split(20)
+    again = Dataset.from_recipe(steps.recipe)
+    assert [operation for operation, _ in again.recipe] == ["load_dataset", "subset", "with_classes",
+                                                            "validation_split"]
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        assert torch.equal(getattr(again, name), getattr(steps, name)), name
+    assert again.class_names == steps.class_names and again.mean == steps.mean
+
+
+def test_a_dataset_made_by_hand_has_no_recipe_and_says_so(tiny_data):
+    by_hand = tiny_data()
+    assert by_hand.recipe == () and by_hand.subset(train_size=8).recipe == ()
+    with pytest.raises(ValueError, match="this dataset has no recipe"):
+        Dataset.from_recipe(by_hand.recipe)
+
+
+def test_the_validation_split_holds_out_a_class_balanced_part_of_the_training_images(mini):
+    split = mini.validation_split(1000, seed=1)
+    assert len(split.train_images) == 9000 and len(split.test_images) == 1000
+    assert class_counts(split.test_labels) == [100] * 10
+    # Held out from the training images: none of them is trained on, none is a test image.
+    trained = {tuple(image.flatten().tolist()) for image in split.train_images[:, :, ::4, ::4]}
+    held_out = {tuple(image.flatten().tolist()) for image in split.test_images[:, :, ::4, ::4]}
+    assert not trained & held_out
+    assert split.mean == mini.mean
+    with pytest.raises(ValueError, match="size 10000 would leave no training images"):
+        mini.validation_split(10_000)
+
+
+def test_with_classes_takes_numpy_ints_and_refuses_booleans(mini):
+    assert mini.with_classes([np.int64(5), np.int32(7)]).class_names == ["Sandal", "Sneaker"]
+    with pytest.raises(ValueError, match=r"distinct class indices in 0..9 .* got \[True, False\]"):
+        mini.with_classes([True, False])
+    with pytest.raises(ValueError, match="distinct class indices"):
+        mini.with_classes([1.0, 2.0])
+
+
+# ---- files that lie, folders that cannot be written, servers that never answer (issue 15) ---------
+
+@pytest.mark.parametrize("change, message", [
+    (lambda a: {"train_labels": a["train_labels"][:-1]}, "10000 training images but 9999 labels"),
+    (lambda a: {"test_labels": np.where(a["test_labels"] == 9, 12, a["test_labels"])},
+     r"labels from 0 to 12, but 10 class names"),
+    (lambda a: {"test_images": a["test_images"][:, :20, :20]}, "training images are 28x28 but the test images 20x20"),
+    (lambda a: {"class_names": a["class_names"][:3]}, r"labels from 0 to 9, but 3 class names"),
+    (lambda a: {"train_labels": a["train_labels"].astype(np.float32)}, "labels are float32"),
+])
+def test_an_embedded_file_with_inconsistent_contents_is_named(change, message, tmp_path, mini_pixels):
+    np.savez(tmp_path / data.MINI_FILE_NAME, **{**mini_pixels, **change(mini_pixels)})
+    with pytest.raises(CorruptDatasetError, match=f"{data.MINI_FILE_NAME}.*{message}"):
+        load_dataset(root=tmp_path)
+
+
+def test_a_cache_folder_that_cannot_be_written_is_named_with_the_fix(tmp_path, monkeypatch):
+    make_fashion_files(tmp_path / "FashionMNIST" / "raw", np.arange(30) % 10, np.arange(10),
+                       compress=True)
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file" / "cache"))
+    with pytest.raises(DatasetNotFoundError, match=r"cannot write .*a-file/cache/resnet_explorer.*"
+                                                   r"XDG_CACHE_HOME"):
+        load_dataset("fashion-mnist", root=tmp_path)
+
+
+@pytest.fixture
+def silent_server():
+    """A real local server that accepts connections and never answers; yields its address."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted, stop = [], threading.Event()
+
+    def accept_forever():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])  # kept open, never answered
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+@pytest.fixture
+def refusing_address():
+    """An address where nothing listens: what being offline looks like to a download."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def load_in_a_thread(seconds: float, *args, **kwargs):
+    """``load_dataset(*args, **kwargs)`` in a thread, so that a download that hangs fails the test."""
+    outcome = {}
+
+    def load():
+        try:
+            outcome["value"] = load_dataset(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"load_dataset still waited for the server after {seconds} s"
+    return outcome.get("error")
+
+
+def test_a_cifar10_download_from_a_server_that_never_answers_fails_like_offline(
+        tmp_path, monkeypatch, silent_server, refusing_address):
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 1.0)
+    monkeypatch.setattr(CIFAR10, "url", f"{refusing_address}/cifar-10-python.tar.gz")
+    offline = load_in_a_thread(30, "cifar10", root=tmp_path, download=True)
+    monkeypatch.setattr(CIFAR10, "url", f"{silent_server}/cifar-10-python.tar.gz")
+    silent = load_in_a_thread(30, "cifar10", root=tmp_path, download=True)
+    for error in (offline, silent):
+        assert isinstance(error, DatasetNotFoundError)
+        assert str(error).startswith(f"CIFAR-10: downloading into {tmp_path} failed")
+        assert "Copy the extracted cifar-10-batches-py folder" in str(error)
+    assert "no answer from the server within 1 s" in str(silent)
+    assert socket.getdefaulttimeout() is None  # the timeout was only for the download
+
+
+def test_a_fashion_mnist_download_from_a_server_that_never_answers_fails_like_offline(
+        tmp_path, monkeypatch, silent_server):
+    from torchvision.datasets import FashionMNIST
+
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 1.0)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian-package")
+    monkeypatch.setattr(FashionMNIST, "mirrors", [f"{silent_server}/"])
+    error = load_in_a_thread(30, "fashion-mnist", root=tmp_path, download=True)
+    assert isinstance(error, DatasetNotFoundError)
+    assert "no answer from the server within 1 s" in str(error) and "download=True" in str(error)

@@ -19,7 +19,7 @@ from resnet_explorer.figures.live import update_in_place
 from resnet_explorer.figures.responses import layer_responses_figure
 from resnet_explorer.models import build_model
 from resnet_explorer.probes import GradientFlow, LayerResponses
-from resnet_explorer.training import History
+from resnet_explorer.history import History
 
 
 def finished_history(label: str, config: dict, *, train_subset_error=(0.85, 0.3), status="finished"):
@@ -59,7 +59,7 @@ def test_templates_are_registered_and_the_theme_switches_font_sizes():
 def test_plain_and_residual_nets_keep_their_colours_and_deeper_is_darker():
     styles = style.series_styles(["plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)", "VGG-19"])
     plain20, plain56, res20, res56, vgg = styles
-    assert [s.family for s in styles] == ["plain", "plain", "residual", "residual", "other"]
+    assert [s.kind for s in styles] == ["plain", "plain", "residual", "residual", "other"]
 
     def brightness(color):
         return sum(int(color[i:i + 2], 16) for i in (1, 3, 5))
@@ -324,3 +324,50 @@ def test_live_figure_widgets_share_plotly_code_per_page():
     assert "as default}" in bundle and json.dumps(bundle) in esm  # plotly's code, as a string
     update_in_place(first, cost_comparison([("plain-20", 1, 2)]))
     assert [trace.type for trace in first.data] == ["bar", "bar"]
+
+
+def test_architecture_diagram_of_a_dense_net_draws_concatenations_and_transitions():
+    figure = architecture_diagram(build_model(20, "dense"))
+    assert tuple(trace.name for trace in figure.data) == TRACE_NAMES
+    assert _segments(_trace(figure, "concatenation (dense)")) == 9
+    assert len(_trace(figure, "concatenations").x) == 9 and len(_trace(figure, "additions").x) == 0
+    assert _segments(_trace(figure, "block boxes")) == 11  # 9 dense blocks and 2 transitions
+    assert "20 layers (and 2 transitions)" in figure.layout.title.text
+    assert "concatenated" in figure.layout.title.text
+    assert any("avg pool" in str(text) for text in _trace(figure, "labels").hovertext)
+
+
+# ---- fence: plotly's private widget internals that figures/live.py relies on ---------------
+
+def test_plotly_private_widget_internals_used_by_live_py_are_unchanged():
+    """Fails loudly when a plotly (or anywidget) release changes what ``figures/live.py`` uses.
+
+    pyproject.toml caps plotly's version; before raising the cap, run this test on the new
+    version and, if it fails, adapt ``live.py`` (``LiveFigureWidget._esm``,
+    ``_store_widget_state``) to what changed.
+    """
+    import anywidget
+    import plotly
+    from plotly.basewidget import BaseFigureWidget
+
+    from resnet_explorer.figures.live import _PLOTLY_WIDGET_BUNDLE, LiveFigureWidget
+
+    where = f"plotly {plotly.__version__}, anywidget {anywidget.__version__}"
+    # 1. The widget's browser code is the file live.py shares once per page, an ES module.
+    assert _PLOTLY_WIDGET_BUNDLE.is_file(), f"{where}: no {_PLOTLY_WIDGET_BUNDLE}"
+    bundle = _PLOTLY_WIDGET_BUNDLE.read_text(encoding="utf-8")
+    assert str(BaseFigureWidget._esm) == bundle, f"{where}: FigureWidget no longer sends widgetbundle.js"
+    assert "as default}" in bundle, f"{where}: widgetbundle.js has no default export"
+    # 2. anywidget reads `_esm` as an attribute (so a property can replace it), not as a trait.
+    assert issubclass(go.FigureWidget, anywidget.AnyWidget), f"{where}: FigureWidget is no anywidget"
+    assert "_esm" not in BaseFigureWidget.class_traits(), f"{where}: _esm became a trait"
+    assert LiveFigureWidget().get_state(["_esm"])["_esm"].startswith("const key = Symbol.for("), where
+    # 3. The state a late browser reads: synced traits fed from _data and _layout_obj._props.
+    traits = BaseFigureWidget.class_traits()
+    for name in ("_widget_data", "_widget_layout"):
+        assert name in traits and traits[name].metadata.get("sync"), f"{where}: no synced {name}"
+    widget = go.FigureWidget()
+    widget.add_bar(y=[1, 2])
+    widget.update_layout(width=300)
+    assert isinstance(widget._data, list) and widget._data[0]["type"] == "bar", where
+    assert widget._layout_obj._props.get("width") == 300, where

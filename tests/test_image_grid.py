@@ -19,6 +19,10 @@ def test_image_grid_rejects_bad_shapes():
         image_grid(torch.rand(2, 4, 8, 8))
     with pytest.raises(ValueError, match="2 images but 1 titles"):
         image_grid(torch.rand(2, 3, 8, 8), ["x"])
+    with pytest.raises(ValueError, match="image_grid needs at least one image, got shape \\(0, 1, 8, 8\\)"):
+        image_grid(torch.rand(0, 1, 8, 8))
+    with pytest.raises(ValueError, match="columns must be >= 1, got 0"):
+        image_grid(torch.rand(2, 1, 8, 8), columns=0)
 
 
 def test_image_grid_fits_the_output_area_instead_of_a_fixed_width():

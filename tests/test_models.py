@@ -8,6 +8,7 @@ from torch import nn
 
 import resnet_explorer as rx
 from resnet_explorer.blocks import IdentityShortcut, ProjectionShortcut, ZeroPadShortcut
+from resnet_explorer.options import ACTIVATIONS, INITS, NORMS, SHORTCUT_OPTIONS
 
 CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962, 1202: 19_421_274}
 
@@ -140,6 +141,12 @@ def test_device_argument_moves_the_model():
         (dict(depth=50, family="imagenet", bottleneck_stride="5x5"), "allowed: 1x1, 3x3"),
         (dict(depth=20, num_classes=0), "num_classes must be a positive integer"),
         (dict(depth=20.0), "depth must be an integer"),
+        (dict(depth=20, width=True), "width must be a positive integer, got True"),
+        (dict(depth=20, num_classes=True), "num_classes must be a positive integer, got True"),
+        (dict(depth=20, in_channels=True), "in_channels must be a positive integer, got True"),
+        (dict(depth=20, in_channels=2.0), "in_channels must be a positive integer, got 2.0"),
+        (dict(depth=20, preact="False"), "unknown preact 'False'; allowed: True, False"),
+        (dict(depth=20, preact=0), "unknown preact 0; allowed: True, False"),
     ],
 )
 def test_bad_options_say_what_is_allowed(kwargs, message):
@@ -159,3 +166,65 @@ def test_dense_blocks_concatenate_instead_of_adding():
     assert stage_out_channels == [16 + 3 * 8, 32 + 3 * 16, 64 + 3 * 32]
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert "stage2.transition" in dict(model.named_modules())
+
+
+NAMEABLE = [
+    dict(depth=depth, shortcut=shortcut, preact=preact, norm=norm, activation=activation, init=init)
+    for depth, shortcut, preact, norm, activation, init in itertools.product(
+        [8, 56, 1202], SHORTCUT_OPTIONS, [False, True], NORMS, ACTIVATIONS, INITS)
+    if not (shortcut == "dense" and preact)
+]
+
+
+def test_from_name_inverts_name_for_every_option_it_can_express():
+    names = set()
+    for fields in NAMEABLE:
+        config = rx.ModelConfig(**fields)
+        assert rx.ModelConfig.from_name(config.name) == config
+        assert rx.ModelConfig.from_name(config.name).name == config.name
+        names.add(config.name)
+    assert len(names) == len(NAMEABLE)  # no two configurations share a name
+
+
+@pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])
+@pytest.mark.parametrize("shortcut", ["A", "B", "C", "none"])
+def test_from_name_takes_what_a_name_leaves_out_as_arguments(depth, shortcut):
+    config = rx.ModelConfig(depth, shortcut, "imagenet", preact=True, num_classes=1000, width=32,
+                            in_channels=1, bottleneck_stride="3x3")
+    unstated = dict(family="imagenet", num_classes=1000, width=32, in_channels=1, bottleneck_stride="3x3")
+    assert rx.ModelConfig.from_name(config.name, **unstated) == config
+
+
+def test_from_name_reads_names_as_people_write_them():
+    assert rx.ModelConfig.from_name("resnet-110 (b)") == rx.ModelConfig(110, "B")
+    assert rx.ModelConfig.from_name("ResNet-56") == rx.ModelConfig(56, "A")  # the paper's CIFAR option
+    assert rx.ModelConfig.from_name(" plain-20 ,  NO BN ") == rx.ModelConfig(20, "none", norm="none")
+    assert rx.ModelConfig.from_name("ResNet-20 (A), tanh, pre-act") == rx.ModelConfig(20, preact=True,
+                                                                                     activation="tanh")
+
+
+@pytest.mark.parametrize("name, error, message", [
+    ("VGG-19", ValueError, "not understood; write it as 'plain-20' or 'ResNet-56 \\(A\\)' "
+                           "\\(shortcut A, B or C\\) or 'dense-20'"),
+    ("ResNet-56 (D)", ValueError, "'ResNet-56 \\(D\\)' is not understood"),
+    ("ResNet-21 (A)", ValueError, "depth 21 is not 6n\\+2.*nearest valid depths are 20 and 26"),
+    ("ResNet-34 (A)", ValueError, "for the ImageNet net pass family='imagenet'"),
+    ("plain-20, gelu", ValueError, "'gelu' in the net name 'plain-20, gelu' is not understood; .*'tanh'"),
+    ("plain-20, tanh, sigmoid", ValueError, "states activation twice"),
+    ("dense-20, pre-act", ValueError, "without preact only"),
+    (20, TypeError, "text such as 'plain-20'"),
+    ("plain-" + "9" * 5000, ValueError, "a net's name is at most 200 characters .* got one of 5006"),
+])
+def test_from_name_says_how_to_write_a_name_it_cannot_read(name, error, message):
+    with pytest.raises(error, match=message) as caught:
+        rx.ModelConfig.from_name(name)
+    assert len(str(caught.value)) < 400
+
+
+def test_from_name_refuses_arguments_the_name_already_states():
+    with pytest.raises(ValueError, match="already states shortcut"):
+        rx.ModelConfig.from_name("plain-20", shortcut="A")
+
+
+def test_models_are_built_on_the_default_device():
+    assert next(rx.build_model(8).parameters()).device == rx.default_device()

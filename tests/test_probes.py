@@ -380,7 +380,7 @@ def test_unknown_layer_names_in_the_recorder_are_explained():
         Recorder(model, ["nonsense"])
     with pytest.raises(ValueError, match="keep_maps.*'fc'.*'stem.bn'"):
         Recorder(model, ["stem.bn"], keep_maps=["fc"])
-    with pytest.raises(ValueError, match="every must be a positive integer"):
+    with pytest.raises(ValueError, match="every must be >= 1, got 0"):
         Recorder(model, every=0)
 
 
@@ -388,7 +388,7 @@ def test_probes_need_a_net_from_build_model_or_named_layers():
     other = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
     with pytest.raises(TypeError, match="build_model"):
         layer_responses(other, random_batch()[0])
-    with pytest.raises(TypeError, match="name the layers"):
+    with pytest.raises(TypeError, match="name the modules"):
         Recorder(other)
     with Recorder(other, ["0"], every=1) as recorder:
         other(random_batch()[0]).sum().backward()

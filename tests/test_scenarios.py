@@ -128,3 +128,12 @@ def test_bad_architecture_scenarios_name_the_valid_choices(tmp_path, architectur
         load_scenario(ArchitectureExplorer, path)
     with pytest.raises(InvalidStateError, match="does not exist"):
         load_scenario(architecture_explorer, tmp_path / "missing.json")
+
+
+def test_a_folder_or_a_deeply_nested_file_is_not_a_scenario(tmp_path):
+    with pytest.raises(InvalidStateError, match=f"scenario file {tmp_path} is a folder"):
+        load_scenario(CountingExplorer(), tmp_path)
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidStateError, match="nested.json is not JSON .*nested too deeply"):
+        load_scenario(CountingExplorer(), nested)

@@ -1,16 +1,17 @@
 """The training race widget: trains in a thread, grows one FigureWidget in place, stops, fails readably."""
 
+import json
 import math
 import threading
 import time
 
 import pytest
 
+from resnet_explorer import race as race_engine
 from resnet_explorer import training
 from resnet_explorer.data import load_dataset
 from resnet_explorer.run_cache import RunCache
-from resnet_explorer.training import SCHEDULES, Schedule
-from resnet_explorer.widgets import training_race
+from resnet_explorer.schedules import SCHEDULES, Schedule
 from resnet_explorer.widgets.scenarios import InvalidStateError, load_scenario, save_scenario
 from resnet_explorer.widgets.training_race import TrainingRace, configuration_arguments
 
@@ -50,10 +51,10 @@ def controls_disabled(race):
 
 
 def gate_compare(monkeypatch, *, on_step=None):
-    """Make the race's ``compare`` wait for ``release`` before training; ``on_step(history)``
-    runs after the race's own callback on every step."""
+    """Make the race's ``compare`` (called by its engine, ``race.RaceRunner``) wait for ``release``
+    before training; ``on_step(history)`` runs after the race's own callback on every step."""
     started, release = threading.Event(), threading.Event()
-    real_compare = training_race.compare
+    real_compare = race_engine.compare
 
     def gated(configs, data, **kwargs):
         started.set()
@@ -68,7 +69,7 @@ def gate_compare(monkeypatch, *, on_step=None):
             kwargs["callback"] = both
         return real_compare(configs, data, **kwargs)
 
-    monkeypatch.setattr(training_race, "compare", gated)
+    monkeypatch.setattr(race_engine, "compare", gated)
     return started, release
 
 
@@ -86,7 +87,7 @@ def test_train_runs_in_a_thread_and_grows_the_same_figure(make_race, monkeypatch
     assert race.wait(60)
 
     assert not any(controls_disabled(race)) and race.stop_button.disabled
-    assert [h.label for h in race.histories] == NETS
+    assert [h.model_name for h in race.histories] == NETS
     assert [h.status for h in race.histories] == ["finished", "finished"]
     assert trace_lengths(race) == [2, 2, 2, 2]  # per net: training and test error at steps 4 and 8
     first_net = sorted({lengths[0] for lengths in seen if lengths})
@@ -177,7 +178,7 @@ def test_earlier_runs_stay_on_the_plot_until_clear(make_race):
     race.set_state({"configurations": ["ResNet-8 (A)"]})
     race.train()
     assert race.wait(60)
-    assert [h.label for h in race.histories] == ["plain-8", "ResNet-8 (A)"]
+    assert [h.model_name for h in race.histories] == ["plain-8", "ResNet-8 (A)"]
     assert len(race.figure.data) == 4
 
     race.clear_button.click()
@@ -215,7 +216,7 @@ def test_bad_values_get_messages_that_say_what_is_allowed(make_race):
         race.set_state({"configurations": "plain-20"})
     with pytest.raises(InvalidStateError, match="unknown schedule 'slow'; allowed: 'brief', 'fast', 'paper'"):
         race.set_state({"schedule": "slow"})
-    with pytest.raises(InvalidStateError, match="schedule: steps must be a whole number"):
+    with pytest.raises(InvalidStateError, match="schedule: steps must be >= 1, got 0"):
         race.set_state({"schedule": {"steps": 0}})
     assert race.configurations == tuple(NETS) and race.schedule == TINY  # nothing was changed
     with pytest.raises(TypeError, match="cache must be a RunCache"):
@@ -245,3 +246,40 @@ def test_the_caption_says_what_the_dashed_and_bold_curves_are(make_race):
     assert "dashed, training error on 32 fixed training images" in caption
     assert "bold, test error on 32 test images" in caption and "eval mode" in caption
     assert "each training batch" not in caption
+
+
+def test_widgets_change_only_under_the_views_lock_from_any_thread(make_race):
+    race = make_race(redraws_per_second=1000)
+    changes = []
+
+    def watch(change):
+        changes.append((threading.current_thread().name, race._lock._is_owned()))
+
+    watched = [race.status, race.progress, race.progress_label, race.results, race.train_button,
+               race.stop_button, race.clear_button, race.controls["schedule"]]
+    for widget in watched:
+        widget.observe(watch, names=["value", "disabled", "max"])
+    race.train()
+    assert race.wait(60)
+    threads = {name for name, _ in changes}
+    assert "resnet_explorer training race" in threads and len(threads) == 2
+    assert all(owned for _, owned in changes), [change for change in changes if not change[1]]
+
+
+@pytest.mark.parametrize("state, message", [
+    ({"configurations": ["plain-" + "9" * 5000]}, "a net's name is at most 200 characters"),
+    ({"configurations": ["plain-60002"]}, "plain-60002 is deeper than 1202 layers"),
+    ({"schedule": {"steps": 10**9}}, "schedule: at most 64,000 steps .* got 1,000,000,000"),
+])
+def test_states_that_would_never_finish_are_refused(state, message, make_race, tmp_path):
+    race = make_race()
+    with pytest.raises(InvalidStateError, match=message) as caught:
+        race.set_state(state)
+    assert len(str(caught.value)) < 400
+    assert race.configurations == tuple(NETS) and race.schedule == TINY
+    path = save_scenario(race, tmp_path / "race.json")
+    scenario = json.loads(path.read_text())
+    scenario["controls"].update(state)
+    path.write_text(json.dumps(scenario))
+    with pytest.raises(InvalidStateError, match=message):
+        load_scenario(TrainingRace, path)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
 
+from ..blocks import Layer
+from ..layout import BlockLayout
 from ..models import ModelConfig
+from ..options import SHORTCUT_KINDS, SHORTCUTS
 from . import style
 
 # The axes are in pixels (x right, y down from the top of the plot area), so that boxes fit their
@@ -29,26 +31,13 @@ ROW_SPACING = 34  # between a box's bottom and the next row's arcs
 MARGIN_TOP = 135  # title, subtitle and legend
 MARGIN_SIDE = 20
 
-#: How each kind of shortcut is drawn: legend name and dash (Fig. 3: dimension changes dashed/dotted).
-SHORTCUT_STYLES = {
-    "identity": ("identity shortcut", "solid"),
-    "zero-pad": ("zero-padding shortcut (A)", "dot"),
-    "projection": ("projection shortcut (1×1 conv, B/C)", "dash"),
-}
-SHORTCUT_NAMES = [name for name, _ in SHORTCUT_STYLES.values()]
+#: Legend names of the shortcut arcs, one trace per kind of shortcut (``options.SHORTCUT_KINDS``).
+SHORTCUT_NAMES = [kind.legend for kind in SHORTCUT_KINDS.values()]
+#: The markers where a block joins branch and shortcut: ⊕ for an addition, ◇ for a concatenation.
+MERGE_MARKERS = {"add": ("additions", "circle-cross"), "concatenate": ("concatenations", "diamond")}
 #: Trace names, in the figure's fixed order (the same for every architecture).
-TRACE_NAMES = ("path", "layer boxes", "block boxes", *SHORTCUT_NAMES, "additions", "labels",
-               "row labels")
-
-
-@dataclass(frozen=True)
-class BlockInfo:
-    """One block as the diagram draws it."""
-
-    name: str
-    stage: int
-    convs: tuple[tuple[int, int, int], ...]  # (kernel, filters, stride) of each conv
-    shortcut: str | None  # "identity", "zero-pad", "projection" or None (plain)
+TRACE_NAMES = ("path", "layer boxes", "block boxes", *SHORTCUT_NAMES,
+               *(name for name, _ in MERGE_MARKERS.values()), "labels", "row labels")
 
 
 def _as_config(model_or_config) -> ModelConfig:
@@ -62,39 +51,13 @@ def _as_config(model_or_config) -> ModelConfig:
                     f"a dict of build_model arguments; got {type(model_or_config).__name__}")
 
 
-def _shortcut_kind(option: str, shape_changes: bool) -> str | None:
-    """The shortcut ``blocks.make_shortcut`` builds for this option, as the diagram names it."""
-    if option == "none":
-        return None
-    if option == "C" or (option == "B" and shape_changes):
-        return "projection"
-    return "zero-pad" if shape_changes else "identity"
-
-
-def blocks_of(config: ModelConfig) -> list[BlockInfo]:
-    """Every block of an architecture, with its convolutions and its kind of shortcut."""
-    width, bottleneck = config.width, config.block_type == "bottleneck"
-    expansion = 4 if bottleneck else 1
-    in_channels, blocks = width, []
-    for stage_index, count in enumerate(config.stage_blocks):
-        channels = width * 2**stage_index
-        for position in range(count):
-            stride = 2 if stage_index > 0 and position == 0 else 1
-            out_channels = channels * expansion
-            if bottleneck:
-                first, middle = (stride, 1) if config.bottleneck_stride == "1x1" else (1, stride)
-                convs = ((1, channels, first), (3, channels, middle), (1, out_channels, 1))
-            else:
-                convs = ((3, channels, stride), (3, channels, 1))
-            changes = stride != 1 or in_channels != out_channels
-            blocks.append(BlockInfo(f"stage{stage_index + 1}.block{position + 1}", stage_index + 1,
-                                    convs, _shortcut_kind(config.shortcut, changes)))
-            in_channels = out_channels
-    return blocks
-
-
-def _conv_text(kernel: int, filters: int, stride: int) -> str:
-    return f"{kernel}×{kernel}, {filters}" + (", /2" if stride == 2 else "")
+def _layer_text(layer: Layer, say_conv: bool = False) -> str:
+    """``"3×3, 16, /2"`` for a conv (``"3×3 conv, 16"`` with ``say_conv``), ``"2×2 avg pool, /2"``."""
+    size = f"{layer.kernel}×{layer.kernel}"
+    halves = ", /2" if layer.stride == 2 else ""
+    if layer.kind != "conv":
+        return f"{size} {layer.kind}{halves}"
+    return f"{size}{' conv' if say_conv else ''}, {layer.filters}{halves}"
 
 
 def _box(x0: float, x1: float, y0: float, y1: float) -> tuple[list, list]:
@@ -113,17 +76,13 @@ def _shortcut_path(x0: float, x1: float, y_base: float, y_top: float, radius: fl
     return xs, ys
 
 
-def _title(config: ModelConfig, blocks: list[BlockInfo]) -> str:
-    name = config.name
-    per_block = len(blocks[0].convs)
-    kind = "bottleneck" if per_block == 3 else "basic"
-    layers = per_block * len(blocks)
-    shortcut = {"none": "no shortcuts (plain net)",
-                "A": "shortcuts A: identity, zero-padding where shapes change",
-                "B": "shortcuts B: projections where shapes change",
-                "C": "shortcuts C: projections everywhere"}
-    return (f"{name}: 1 + {len(blocks)} {kind} blocks × {per_block} + 1 = {layers + 2} layers"
-            f"<br><sup>{shortcut[config.shortcut]}</sup>")
+def _title(config: ModelConfig, blocks: tuple[BlockLayout, ...]) -> str:
+    main = [block for block in blocks if block.type != "transition"]
+    per_block = max(len(block.layers) for block in main)
+    transitions = len(blocks) - len(main)
+    extra = f" (and {transitions} transitions)" if transitions else ""
+    return (f"{config.name}: 1 + {len(main)} {main[0].type} blocks × {per_block} + 1 = "
+            f"{per_block * len(main) + 2} layers{extra}<br><sup>{SHORTCUTS[config.shortcut].summary}</sup>")
 
 
 def architecture_diagram(
@@ -140,7 +99,9 @@ def architecture_diagram(
     Rows, top to bottom: the first layer, one row per stage (long stages wrap), the head. Each
     block is a box (its convolutions as "3×3, 16" when there is room; hover for details) with
     its shortcut as an arc over it: solid identity, dotted zero-padding (option A where the
-    shape changes), dashed projection (B, C). Plain nets have no arcs.
+    shape changes), dashed projection (B, C), long-dashed concatenation (dense nets, whose
+    transitions are boxes without arcs). Plain nets have no arcs. Everything drawn is read from
+    ``config.layout``, the layout the model was built from.
 
     Args:
         image_size: side of the input images, for the map sizes in the row labels (default 32
@@ -148,10 +109,10 @@ def architecture_diagram(
     """
     config = _as_config(model_or_config)
     look = style.theme(large)
-    blocks = blocks_of(config)
-    cifar = config.family == "cifar"
-    image_size = image_size or (32 if cifar else 224)
-    color = style.family_color("plain" if config.shortcut == "none" else "residual")
+    layout = config.layout
+    blocks = layout.blocks
+    image_size = image_size or (32 if config.family == "cifar" else 224)
+    color = style.kind_color("plain" if config.shortcut == "none" else "residual")
     text_size, label_size = look.font_size - 4, look.font_size - 2
     line_height = 1.3 * text_size
     fig_width = style.figure_size("architecture", width, None, large)[0]
@@ -160,26 +121,26 @@ def architecture_diagram(
     blocks_width = plot_width - label_width - 10
 
     # Rows: the first layer, each stage (wrapped at `per_row` blocks), the head.
-    per_row = max(BLOCKS_PER_ROW, math.ceil(max(config.stage_blocks) / 3))
-    slot = min(MAX_SLOT, blocks_width / min(per_row, max(config.stage_blocks)))
+    longest_stage = max(len(stage.blocks) for stage in layout.stages)
+    per_row = max(BLOCKS_PER_ROW, math.ceil(longest_stage / 3))
+    slot = min(MAX_SLOT, blocks_width / min(per_row, longest_stage))
     gap = max(6.0, min(24.0, 0.18 * slot))
-    convs_per_block = len(blocks[0].convs)
-    widest_text = max(len(_conv_text(*conv)) for block in blocks for conv in block.convs)
+    layers_per_block = max(len(block.layers) for block in blocks)
+    widest_text = max(len(_layer_text(layer)) for block in blocks for layer in block.layers)
     show_block_text = slot - gap >= 0.55 * text_size * widest_text + 8
-    block_height = (convs_per_block * line_height + 12) if show_block_text else max(28.0, 2 * line_height)
+    block_height = (layers_per_block * line_height + 12) if show_block_text else max(28.0, 2 * line_height)
     layer_height = 2 * line_height + 12
     rise = 22.0  # how far a shortcut climbs above its block
-    rows: list[tuple[str, list[BlockInfo]]] = []
-    for stage in range(1, len(config.stage_blocks) + 1):
-        members = [block for block in blocks if block.stage == stage]
-        side = image_size // (2 ** (stage - 1)) // (1 if cifar else 4)
-        label = f"stage {stage}<br>{config.width * 2 ** (stage - 1)} filters, {side}×{side}"
-        for start in range(0, len(members), per_row):
-            rows.append((label if start == 0 else "", members[start:start + per_row]))
+    rows: list[tuple[str, tuple[BlockLayout, ...]]] = []
+    for stage in layout.stages:
+        side = image_size // stage.downsampling
+        label = f"stage {stage.index}<br>{stage.width} filters, {side}×{side}"
+        for start in range(0, len(stage.blocks), per_row):
+            rows.append((label if start == 0 else "", stage.blocks[start:start + per_row]))
 
     path, layer_boxes, block_boxes = ([], []), ([], []), ([], [])
-    arcs = {kind: ([], []) for kind in SHORTCUT_STYLES}
-    additions = ([], [])
+    arcs = {kind: ([], []) for kind in SHORTCUT_KINDS}
+    merges = {merge: ([], []) for merge in MERGE_MARKERS}
     labels = ([], [], [], [])  # x, y, text, hover
     row_labels = ([], [])  # y, text
 
@@ -203,8 +164,8 @@ def architecture_diagram(
             [y, y, None])
 
     y = ROW_SPACING / 2 + layer_height / 2
-    stem_text = (f"3×3 conv, {config.width}" if cifar
-                 else f"7×7 conv, {config.width}, /2<br>3×3 max pool, /2")
+    stem = layout.stem
+    stem_text = "<br>".join(_layer_text(layer, say_conv=True) for layer in (stem.conv, stem.pool) if layer)
     add_layer_row(y, "first layer", [
         (f"image<br>{config.in_channels}×{image_size}×{image_size}", "the input images"),
         (stem_text, "the first layer (stem)")])
@@ -216,13 +177,14 @@ def architecture_diagram(
         top = y - block_height / 2 - rise
         for position, block in enumerate(members):
             x0 = label_width + position * slot
-            convs_text = "<br>".join(_conv_text(*conv) for conv in block.convs)
-            hover = f"{block.name}<br>{convs_text}<br>shortcut: {block.shortcut or 'none (plain block)'}"
+            layers_text = "<br>".join(_layer_text(layer) for layer in block.layers)
+            no_shortcut = "none (transition)" if block.type == "transition" else "none (plain block)"
+            hover = f"{block.path}<br>{layers_text}<br>shortcut: {block.shortcut or no_shortcut}"
             add_box(block_boxes, x0 + gap / 2, x0 + slot - gap / 2, y, block_height / 2,
-                    convs_text if show_block_text else "", hover)
+                    layers_text if show_block_text else "", hover)
             if block.shortcut is not None:
                 add(arcs[block.shortcut], *_shortcut_path(x0, x0 + slot, y, top, min(12.0, slot / 5)))
-                add(additions, [x0 + slot], [y])
+                add(merges[SHORTCUT_KINDS[block.shortcut].merge], [x0 + slot], [y])
         add(path, [label_width, label_width + len(members) * slot, None], [y, y, None])
         y += block_height / 2
     y += ROW_SPACING + layer_height / 2
@@ -237,14 +199,16 @@ def architecture_diagram(
         go.Scatter(name="block boxes", x=block_boxes[0], y=block_boxes[1], fill="toself",
                    fillcolor=style.tint(color, 0.78), line=dict(color=color, width=2)),
     ]
-    for kind, (name, dash) in SHORTCUT_STYLES.items():
+    for kind in SHORTCUT_KINDS.values():
+        xs, ys = arcs[kind.name]
         traces.append(go.Scatter(
-            name=name, x=arcs[kind][0], y=arcs[kind][1], showlegend=bool(arcs[kind][0]),
-            line=dict(color=style.RESIDUAL_COLOR, width=look.bold_line * 0.7, dash=dash)))
-    traces.append(go.Scatter(
-        name="additions", x=additions[0], y=additions[1], mode="markers",
-        marker=dict(symbol="circle-cross", size=min(16.0, gap * 1.1), color="white",
-                    line=dict(color=style.RESIDUAL_COLOR, width=2))))
+            name=kind.legend, x=xs, y=ys, showlegend=bool(xs),
+            line=dict(color=style.RESIDUAL_COLOR, width=look.bold_line * 0.7, dash=kind.dash)))
+    for merge, (name, symbol) in MERGE_MARKERS.items():
+        traces.append(go.Scatter(
+            name=name, x=merges[merge][0], y=merges[merge][1], mode="markers",
+            marker=dict(symbol=symbol, size=min(16.0, gap * 1.1), color="white",
+                        line=dict(color=style.RESIDUAL_COLOR, width=2))))
     traces.append(go.Scatter(
         name="labels", x=labels[0], y=labels[1], text=labels[2], hovertext=labels[3], mode="text",
         textfont=dict(size=text_size), hoverinfo="text"))

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ..attribution_methods import ATTRIBUTION_METHODS
 from . import style
 
 ORANGE = "230,97,1"  # evidence for the class (PuOr's orange)
@@ -41,22 +42,20 @@ SIGNED_SCALE = [
     [1.0, "rgba(253,184,99,0.95)"],
 ]
 CLIP_PERCENTILE = 99.0
-#: One colour per method in line plots: the Okabe-Ito colours left after blue (ResNets) and
-#: vermillion (plain nets); yellow darkened to read on white.
-METHOD_COLORS = {
-    "saliency": style.OKABE_ITO["sky blue"],
-    "integrated_gradients": style.OKABE_ITO["bluish green"],
-    "smoothgrad": style.OKABE_ITO["reddish purple"],
-    "guided_backprop": style.OKABE_ITO["orange"],
-    "gradcam": style.OKABE_ITO["black"],
-    "occlusion": "#B5A800",
-}
 
 
 def _method_label(method: str) -> str:
-    from ..attribution import METHOD_LABELS
+    """The method's readable name; a key that is no method (a user's own) is shown as it is."""
+    entry = ATTRIBUTION_METHODS.get(method)
+    return entry.label if entry else method
 
-    return METHOD_LABELS.get(method, method)
+
+def _method_color(method: str, number: int) -> str:
+    """The method's line colour (an Okabe-Ito name or a CSS colour), else the next series colour."""
+    entry = ATTRIBUTION_METHODS.get(method)
+    if entry is None:
+        return style.SERIES_COLORS[number % len(style.SERIES_COLORS)]
+    return style.OKABE_ITO.get(entry.color, entry.color)
 
 
 def _display_image(image, index: int = 0) -> np.ndarray:
@@ -166,7 +165,7 @@ def attribution_overlay(
     values, signed = _map_and_sign(attribution, index)
     method = getattr(attribution, "label", None) or "attribution"
     columns = 2 if side_by_side else 1
-    cell = 330 if look.font_size > 16 else 250
+    cell = 330 if style.is_large(large) else 250
     top = 2 * look.title_size + 3 * look.font_size + 20
     width = width or columns * cell + 140
     height = height or cell + top + 20
@@ -217,7 +216,7 @@ def attribution_grid(
     Args:
         images: the pictures in [0, 1], (N, C, H, W) (image ``index`` is drawn) or one image.
         results_by_model_and_method: ``{model name: {method: Attribution}}``, e.g. from
-            ``attribute_all`` on plain-20 and ResNet-20. Column titles take the family colour
+            ``attribute_all`` on plain-20 and ResNet-20. Column titles take the kind's colour
             (plain vermillion, ResNet blue); columns keep the dict's order.
     """
     if not results_by_model_and_method:
@@ -229,7 +228,7 @@ def attribution_grid(
     for per_method in results_by_model_and_method.values():
         methods += [m for m in per_method if m not in methods]
     rows, columns = len(methods), len(models) + 1
-    cell = 190 if look.font_size > 16 else 140
+    cell = 190 if style.is_large(large) else 140
     top = 2 * look.title_size + 4 * look.font_size + 10
     width = width or columns * cell + 30 + 6 * look.font_size
     height = height or rows * cell + top + 20
@@ -253,7 +252,7 @@ def attribution_grid(
     annotations = []
     for column, name in enumerate(["image", *models]):
         x_domain = figure.layout[f"xaxis{'' if column == 0 else column + 1}"].domain
-        color = "#111111" if column == 0 else style.family_color(style.family_of(name))
+        color = "#111111" if column == 0 else style.kind_color(style.kind_of(name))
         annotations.append(dict(text=f"<b>{name}</b>", x=(x_domain[0] + x_domain[1]) / 2, y=1.0,
                                 xref="paper", yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
                                 font=dict(color=color, size=look.font_size - 2)))
@@ -302,7 +301,7 @@ def sanity_check_figure(
     figure = go.Figure()
     lowest = -0.2  # the y axis reaches at least this far below 0, and always to the lowest point
     for number, method in enumerate(result.methods):
-        color = METHOD_COLORS.get(method, style.SERIES_COLORS[number % len(style.SERIES_COLORS)])
+        color = _method_color(method, number)
         per_image = np.asarray(result.per_image[method], dtype=float)
         mean = np.r_[1.0, np.asarray(result.correlations[method], dtype=float)]
         label = _method_label(method)
@@ -362,7 +361,7 @@ def sanity_maps_figure(
     chosen = sorted({int(round(i)) for i in np.linspace(0, count - 1, min(max_steps, count))})
     headers = ["image", "trained", *(result.step_names[i] for i in chosen)]
     rows, columns = len(result.methods), len(headers)
-    cell = 170 if look.font_size > 16 else 120
+    cell = 170 if style.is_large(large) else 120
     top = 2 * look.title_size + 3 * look.font_size + 10
     width = width or columns * cell + 40 + 4 * look.font_size
     height = height or rows * cell + top + 20

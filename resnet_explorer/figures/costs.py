@@ -81,7 +81,7 @@ def cost_comparison(
         raise ValueError("cost_comparison needs at least one model")
     look = style.theme(large)
     labels = [cost.name for cost in costs][::-1]  # first item on top
-    colors = [style.family_color(style.family_of(cost.name)) for cost in costs][::-1]
+    colors = [style.kind_color(style.kind_of(cost.name)) for cost in costs][::-1]
     sizes = {cost.input_size for cost in costs if cost.input_size}
     per_image = "multiply-adds per image"
     if len(sizes) == 1:
@@ -97,7 +97,7 @@ def cost_comparison(
             textfont=dict(size=look.font_size - 2), insidetextanchor="end",
             hovertemplate="%{y}: %{x:,}<extra></extra>", showlegend=False,
         ), row=1, col=col)
-    height = height or int(160 + len(costs) * (70 if look.font_size > 16 else 50))
+    height = height or int(160 + len(costs) * (70 if style.is_large(large) else 50))
     figure.update_layout(**style.base_layout("costs", title, width, height, large), bargap=0.25)
     figure.update_annotations(font_size=look.font_size)
     figure.update_xaxes(showticklabels=False, showgrid=False, ticks="", rangemode="tozero")

@@ -30,14 +30,15 @@ _MAX_MARKED_POINTS = 40
 
 
 def _key(history) -> dict | str:
-    """What decides a history's colour: its config (shortcut, depth), else its label."""
+    """What decides a history's colour: its config (shortcut, depth), else its model name."""
     config = getattr(history, "config", None)
-    return config if config else history.label
+    return config if config else history.model_name
 
 
 def _legend_name(history) -> str:
     status = getattr(history, "status", "finished")
-    return history.label if status in ("finished", "running", "") else f"{history.label} ({status})"
+    name = history.model_name
+    return name if status in ("finished", "running", "") else f"{name} ({status})"
 
 
 def curve_points(history) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -68,8 +69,8 @@ def training_curves(
 
     Args:
         histories: a ``History`` (``resnet_explorer.training``) or a list of them; any object
-            with ``label``, ``config``, ``eval_steps``, ``train_subset_error``, ``test_error`` and
-            ``status`` works. Earlier runs in the list stay on the figure.
+            with ``model_name``, ``config``, ``eval_steps``, ``train_subset_error``, ``test_error``
+            and ``status`` works. Earlier runs in the list stay on the figure.
         show_train, show_test: draw the dashed training-error or the bold test-error curves.
         width: pixels; ``None`` (the default) fills the width of the output area, so the figure
             and its legend are never cut off at the right edge.

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ..checks import check_whole_number
 from . import style
 
 #: The output-area width (pixels) the grid's height is chosen for when no width is given.
@@ -38,13 +39,15 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, col
         raise ValueError(f"images must be (N, H, W) or (N, C, H, W) with 1 or 3 channels; "
                          f"got shape {tuple(images.shape)}")
     count = len(images)
+    if count == 0:
+        raise ValueError(f"image_grid needs at least one image, got shape {tuple(images.shape)}")
+    columns = check_whole_number("columns", columns, minimum=1)
     if titles is not None and len(titles) != count:
         raise ValueError(f"got {count} images but {len(titles)} titles")
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
-    large = style.theme().font_size > 16
     available = (width or DESIGN_WIDTH) - 2 * _MARGIN
-    cell = min(190 if large else 130, available // columns)
+    cell = min(190 if style.is_large() else 130, available // columns)
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles or []),
                            horizontal_spacing=0.02, vertical_spacing=0.12 / rows)
     for index, image in enumerate(images):

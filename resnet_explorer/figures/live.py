@@ -37,12 +37,14 @@ class LiveFigureWidget(go.FigureWidget):
     Why: anywidget, which runs plotly's FigureWidget in the browser, evaluates the widget's
     code (about 5 MB) separately for every figure, one after another, and gives each figure 2 s
     from its creation to be ready. A figure that misses that deadline still draws, but drops
-    every later message from the kernel without a word: it freezes. Measured in headless
-    chromium on a 2-core machine (``benchmarks/bench_figure_loading.py``): of three figures
-    created together (the architecture explorer, or any page served by Voila) the last was
-    ready after 2.6 s, and in Voila one of the explorer's panels froze in about 60% of page
-    loads. This class sends a small module that evaluates plotly's code once and shares it:
-    the three figures are ready together after 1.1 s, and a later one in 0.1 s.
+    every later message from the kernel without a word: it freezes. Three figures created
+    together (the architecture explorer, or any page served by Voila) on a slow machine can
+    miss it. This class sends a small module that evaluates plotly's code once and shares it,
+    so the figures of a page are ready together and a later one at once.
+    ``benchmarks/bench_figure_loading.py`` measures both ways in headless chromium.
+
+    It relies on plotly's private widget internals (``_esm``, ``_widget_data``,
+    ``_widget_layout``): ``tests/test_figures.py`` fences them, and pyproject.toml caps plotly.
     """
 
     @property

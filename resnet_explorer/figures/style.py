@@ -2,7 +2,7 @@
 
 - Colours come from the Okabe-Ito palette, which stays distinct for the common kinds of colour
   blindness. Plain nets are always ``PLAIN_COLOR`` (vermillion) and residual nets always
-  ``RESIDUAL_COLOR`` (blue), in every figure; depths within a family are told apart by shade
+  ``RESIDUAL_COLOR`` (blue), in every figure; depths within a kind are told apart by shade
   (deeper = darker) and by dash.
 - Two plotly templates are registered once, at import: ``"resnet_explorer"`` (laptop screen) and
   ``"resnet_explorer_large"`` (projector: 22 px text, thicker lines). ``set_theme(large=...)``
@@ -36,9 +36,9 @@ PLAIN_COLOR = OKABE_ITO["vermillion"]
 RESIDUAL_COLOR = OKABE_ITO["blue"]
 #: Anything that is neither (VGG-19, a stem, the head): dark grey.
 OTHER_COLOR = "#555555"
-#: Colours of further series that are not plain/residual families, in order.
+#: Colours of further series that are neither plain nor residual, in order.
 SERIES_COLORS = [OKABE_ITO[name] for name in ("bluish green", "orange", "reddish purple", "sky blue", "black")]
-#: Dash styles for the members of one family, from the deepest (solid) to the shallowest.
+#: Dash styles for the members of one kind (plain or residual), from the deepest (solid) to the shallowest.
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 #: A legend to the right of the plot, where it cannot hide data.
@@ -115,9 +115,14 @@ def set_theme(large: bool = True) -> None:
     _current["large"] = bool(large)
 
 
+def is_large(large: bool | None = None) -> bool:
+    """Whether figures (and explorers) use the projector sizes: ``large``, else the current theme."""
+    return _current["large"] if large is None else bool(large)
+
+
 def theme(large: bool | None = None) -> Theme:
     """The current theme, or the one ``large`` asks for."""
-    return _THEMES[_current["large"] if large is None else bool(large)]
+    return _THEMES[is_large(large)]
 
 
 def figure_size(kind: str, width: int | None = None, height: int | None = None,
@@ -138,13 +143,14 @@ def base_layout(kind: str, title: str | None, width: int | None, height: int | N
     return dict(template=theme(large).template, width=size[0], height=size[1], title=title_spec)
 
 
-# ---- families and shades ---------------------------------------------------------------------
+# ---- kinds (plain or residual) and shades -------------------------------------------------------
 
 _DEPTH_PATTERN = re.compile(r"-(\d+)")
 
 
-def family_of(name_or_config) -> str:
-    """``"plain"``, ``"residual"`` or ``"other"`` for a model name, a config dict or a ModelConfig."""
+def kind_of(name_or_config) -> str:
+    """The kind of net: ``"plain"``, ``"residual"`` or ``"other"``, for a model name, a config dict
+    or a ModelConfig. (A model's *family* is ``"cifar"`` or ``"imagenet"``, its ``ModelConfig.family``.)"""
     config = _as_config(name_or_config)
     if config is not None and "shortcut" in config:
         return "plain" if config["shortcut"] == "none" else "residual"
@@ -173,9 +179,9 @@ def _as_config(value) -> dict | None:
     return None
 
 
-def family_color(family: str) -> str:
-    """The one colour of a family: plain, residual, or grey for anything else."""
-    return {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}.get(family, OTHER_COLOR)
+def kind_color(kind: str) -> str:
+    """The one colour of a kind of net: plain, residual, or grey for anything else."""
+    return {"plain": PLAIN_COLOR, "residual": RESIDUAL_COLOR}.get(kind, OTHER_COLOR)
 
 
 def _mix(color: str, target: str, amount: float) -> str:
@@ -209,34 +215,34 @@ class SeriesStyle:
 
     color: str
     dash: str
-    family: str
+    kind: str  # "plain", "residual" or "other"
 
 
 def series_styles(keys: list) -> list[SeriesStyle]:
-    """One style per configuration: its family's colour, shaded and dashed by depth rank.
+    """One style per configuration: its kind's colour, shaded and dashed by depth rank.
 
-    ``keys`` are model names or config dicts. Within a family the deepest net is the darkest and
+    ``keys`` are model names or config dicts. Within a kind the deepest net is the darkest and
     solid, shallower nets lighter and dashed; equal depths (e.g. shortcut A and B) share a shade
-    and differ by dash. Configurations of neither family take the remaining palette colours.
+    and differ by dash. Configurations of neither kind take the remaining palette colours.
     """
-    families = [family_of(key) for key in keys]
+    kinds = [kind_of(key) for key in keys]
     depths = [depth_of(key) or 0 for key in keys]
     styles: list[SeriesStyle | None] = [None] * len(keys)
     other_index = 0
-    for family in ("plain", "residual", "other"):
-        members = [i for i, f in enumerate(families) if f == family]
-        if family == "other":
+    for kind in ("plain", "residual", "other"):
+        members = [i for i, k in enumerate(kinds) if k == kind]
+        if kind == "other":
             for i in members:
                 color = SERIES_COLORS[other_index % len(SERIES_COLORS)]
                 styles[i] = SeriesStyle(color, DASHES[(other_index // len(SERIES_COLORS)) % len(DASHES)],
-                                        family)
+                                        kind)
                 other_index += 1
             continue
         distinct = sorted({depths[i] for i in members})
         order = sorted(members, key=lambda i: (-depths[i], i))  # deepest first -> solid
         for dash_rank, i in enumerate(order):
-            color = shade(family_color(family), distinct.index(depths[i]), len(distinct))
-            styles[i] = SeriesStyle(color, DASHES[dash_rank % len(DASHES)], family)
+            color = shade(kind_color(kind), distinct.index(depths[i]), len(distinct))
+            styles[i] = SeriesStyle(color, DASHES[dash_rank % len(DASHES)], kind)
     return styles  # type: ignore[return-value]
 
 

@@ -2,13 +2,18 @@
 
 - ``ArchitectureExplorer``: depth, shortcut, BN, activation, init, pre-activation; the net's
   diagram, counts, gradient flow and layer responses at initialization, updated in place.
-- ``Explorer``, ``save_scenario``, ``load_scenario``: the shared state mechanism; teachers save
-  an explorer's settings (and which controls students see) to a small JSON file.
+- ``TrainingRace``: plain nets against ResNets trained live (Figs. 1 and 6); the view of
+  ``resnet_explorer.race.RaceRunner``, which trains without any widget.
+- ``AttributionExplorer``: captum attribution maps of trained nets.
+- ``Explorer``: the base of all three (state, start-up, one stylesheet in ``look``, status lines);
+  ``save_scenario``, ``load_scenario``: teachers save an explorer's settings (and which controls
+  students see) to a small JSON file.
 """
 
 from .architecture_explorer import ArchitectureExplorer
 from .attribution_explorer import AttributionExplorer
+from .explorer import Explorer, InvalidStateError
+from .scenarios import load_scenario, save_scenario
 from .training_race import TrainingRace
-from .scenarios import Explorer, InvalidStateError, load_scenario, save_scenario
 
 __all__ = ["ArchitectureExplorer", "AttributionExplorer", "Explorer", "InvalidStateError", "load_scenario", "save_scenario", "TrainingRace"]

@@ -25,21 +25,25 @@ import torch
 from torch import nn
 
 from .. import probes
+from ..checks import check_whole_number
 from ..counting import count_flops, count_params
+from ..device import model_device
 from ..figures import style
 from ..figures.architecture import architecture_diagram
 from ..figures.gradients import gradient_flow_figure
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..figures.responses import layer_responses_figure
-from ..models import build_model, nearest_cifar_depths
+from ..hooks import hooked
+from ..models import build_model
+from ..options import ACTIVATIONS, INITS, cifar_depths, nearest_cifar_depths, shortcut_buttons
 from ..speed import thread_limit
-from .scenarios import Explorer, InvalidStateError
+from .explorer import Explorer, InvalidStateError
+from .look import status_html, text_html
 
 #: Depths the slider stops at: the CIFAR nets' 6n+2, from 8 to 110 (ResNet-110).
-DEPTHS = tuple(range(8, 111, 6))
-SHORTCUTS = (("A", "A"), ("B", "B"), ("C", "C"), ("none (plain)", "none"))
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-INITS = ("kaiming", "xavier", "default")
+DEPTHS = cifar_depths()
+#: (label, option) of the shortcut buttons: the paper's options A, B, C and the plain net.
+SHORTCUTS = shortcut_buttons()
 PANEL_TITLES = {"gradients": "Gradient flow", "responses": "Layer responses (Fig. 7)"}
 
 
@@ -81,12 +85,8 @@ def probe_training_step(model: nn.Module, images: torch.Tensor,
     def record(layer, module, inputs, output):
         stds[layer] = probes.channel_std(output.detach()).item()
 
-    handles = [modules[name].register_forward_hook(partial(record, layer)) for layer, name in layers.items()]
-    try:
+    with hooked(model, {modules[name]: partial(record, layer) for layer, name in layers.items()}):
         flow = probes.gradient_flow(model, images, labels, train_mode=True)
-    finally:
-        for handle in handles:
-            handle.remove()
     std = np.array([stds[layer] for layer in layers], dtype=float)
     return flow, probes.LayerResponses(model.config.name, list(layers), std)
 
@@ -108,18 +108,15 @@ def use_batch_statistics(model: nn.Module, images: torch.Tensor) -> None:
     if not norms:
         return
     momenta = [norm.momentum for norm in norms]
-    was_training = model.training
     try:
         for norm in norms:
             norm.reset_running_stats()
             norm.momentum = None  # cumulative average: after one batch, exactly its statistics
-        model.train()
-        with torch.no_grad():
-            model(images)
+        with hooked(model, {}, training=True), torch.no_grad():
+            model(images.to(model_device(model)))
     finally:
         for norm, momentum in zip(norms, momenta):
             norm.momentum = momentum
-        model.train(was_training)
 
 
 class ArchitectureExplorer(Explorer):
@@ -166,11 +163,10 @@ class ArchitectureExplorer(Explorer):
         threads: int | None = 1,
         large: bool | None = None,
     ):
-        super().__init__()
+        super().__init__(large)
         self.seed = seed
-        self.threads = threads
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self.counts_input = tuple(counts_input)
-        self.large = style.theme(large).font_size > 16 if large is None else large
         self.batch = self._probe_batch(images, labels, num_classes, batch_size, image_size, seed)
         self.model: nn.Module | None = None
         self.errors: list[str] = []
@@ -207,8 +203,7 @@ class ArchitectureExplorer(Explorer):
         self.figures = {"diagram": self.diagram, "gradients": self.gradients, "responses": self.responses}
 
         controls = self.controls
-        self.widget = widgets.VBox([
-            widgets.HTML(self._css()),
+        self.widget = self._box([
             controls["depth"],
             controls["shortcut"],
             widgets.HBox([controls["activation"], controls["init"]], layout=widgets.Layout(flex_flow="row wrap")),
@@ -219,20 +214,10 @@ class ArchitectureExplorer(Explorer):
             self.diagram,
             widgets.HBox([self.gradients, self.responses], layout=widgets.Layout(flex_flow="row wrap")),
         ])
-        self.widget.add_class("rx-explorer")
-        initial = dict(depth=depth, shortcut=shortcut, batch_norm=batch_norm, activation=activation,
-                       init=init, preact=preact, compare_twin=compare_twin)
-        with self.hold_refresh():
-            self._stale = True  # draw once even if every value is the default
-            self.set_state({"controls": initial})
+        self._start(dict(depth=depth, shortcut=shortcut, batch_norm=batch_norm, activation=activation,
+                         init=init, preact=preact, compare_twin=compare_twin))
 
     # -- setting up ---------------------------------------------------------------------------
-
-    def _css(self) -> str:
-        size = "20px" if self.large else "14px"
-        return (f"<style>.rx-explorer .widget-label, .rx-explorer .widget-readout, "
-                f".rx-explorer .widget-label-basic, .rx-explorer label, .rx-explorer button "
-                f"{{font-size: {size};}}</style>")
 
     @staticmethod
     def _probe_batch(images, labels, num_classes, batch_size, image_size, seed) -> ProbeBatch:
@@ -307,13 +292,8 @@ class ArchitectureExplorer(Explorer):
                                                width=self.diagram.layout.width)))
         self._attempt("the probes", self._update_probes, options)
         self.last_update_seconds = time.perf_counter() - started
-        if self.errors:
-            self.status.value = "<br>".join(
-                f"<span style='color:#B00020'>⚠ {html.escape(message)}</span>" for message in self.errors)
-        else:
-            self.status.value = (f"<span style='color:#555555'>updated in {self.last_update_seconds:.2f} s "
-                                 f"· probes on {html.escape(batch.description)}, at initialization "
-                                 f"(seed {self.seed})</span>")
+        self.status.value = status_html(self.errors, f"updated in {self.last_update_seconds:.2f} s · probes on "
+                                                     f"{batch.description}, at initialization (seed {self.seed})")
 
     def _report(self, what: str, error: Exception) -> None:
         self.errors.append(f"{what} failed: {type(error).__name__}: {error}")
@@ -328,11 +308,9 @@ class ArchitectureExplorer(Explorer):
         params, multiply_adds = self.counts_for(options)
         name = self.model.config.name if self.model is not None else f"depth {options['depth']}"
         size = "×".join(str(s) for s in self.counts_input)
-        font = "22px" if self.large else "15px"
-        self.counts.value = (
-            f"<div style='font-size:{font}; line-height:1.4'><b>{html.escape(name)}</b>: "
-            f"<b>{params:,}</b> parameters · <b>{multiply_adds / 1e6:,.1f} million</b> "
-            f"multiply-adds per {size} image</div>")
+        self.counts.value = text_html(
+            f"<b>{html.escape(name)}</b>: <b>{params:,}</b> parameters · "
+            f"<b>{multiply_adds / 1e6:,.1f} million</b> multiply-adds per {size} image", kind="headline")
 
     def _twin_options(self, options: dict) -> dict:
         return options | {"shortcut": "A" if options["shortcut"] == "none" else "none"}

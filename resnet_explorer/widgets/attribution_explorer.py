@@ -15,7 +15,6 @@ Example::
 
 from __future__ import annotations
 
-import html
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -26,12 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..attribution import METHOD_LABELS, METHODS, attribute, layer_names, load_image
-from ..figures import style
+from ..attribution import attribute, layer_names, load_image
+from ..attribution_methods import ATTRIBUTION_METHODS
+from ..checks import check_whole_number
 from ..figures.attribution import attribution_overlay
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..speed import thread_limit
-from .scenarios import Explorer
+from .explorer import Explorer
+from .look import status_html
 
 SOURCES = ("test set", "upload")
 PREDICTED = -1  # the target control's value for "the predicted class"
@@ -71,9 +72,8 @@ class AttributionExplorer(Explorer):
         threads: int | None = None,
         large: bool | None = None,
     ):
-        super().__init__()
-        self.large = style.theme(large).font_size > 16 if large is None else large
-        self.threads = threads
+        super().__init__(large)
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self.method_options = {name: dict(values) for name, values in (options or {}).items()}
         self.errors: list[str] = []
         self.result = None
@@ -98,7 +98,9 @@ class AttributionExplorer(Explorer):
         self.add_controls({
             "model": widgets.Dropdown(options=names, value=first_model, description="model",
                                       style=label_style, layout=widgets.Layout(width="420px")),
-            "method": widgets.ToggleButtons(options=[(METHOD_LABELS[m], m) for m in METHODS], value=method,
+            "method": widgets.ToggleButtons(options=[(m.label, m.name) for m in ATTRIBUTION_METHODS.values()],
+                                            tooltips=[f"{m.summary} ({m.paper})" for m in ATTRIBUTION_METHODS.values()],
+                                            value=method,
                                             description="method", style={"button_width": "auto", **label_style},
                                             layout=wide()),
             "layer": widgets.Dropdown(options=["stem", "stage1", "stage2", "stage3"], value="stage3",
@@ -118,12 +120,10 @@ class AttributionExplorer(Explorer):
                                          layout=widgets.Layout(width="auto"))
         self.upload.observe(self._on_upload, names="value")
         self.status = widgets.HTML()
-        look = style.theme(self.large)
-        cell = 330 if look.font_size > 16 else 250
+        cell = 330 if self.large else 250
         self.figure = LiveFigureWidget(layout=dict(width=2 * cell + 140, height=cell + 150))
         controls = self.controls
-        self.widget = widgets.VBox([
-            widgets.HTML(self._css()),
+        self.widget = self._box([
             widgets.HBox([controls["model"], controls["target"]], layout=widgets.Layout(flex_flow="row wrap")),
             controls["method"],
             controls["layer"],
@@ -132,26 +132,25 @@ class AttributionExplorer(Explorer):
             self.status,
             self.figure,
         ])
-        self.widget.add_class("rx-explorer")
         initial = {"method": method, "image_index": image_index, "target": target, "image_source": image_source}
         if layer is not None:
             initial["layer"] = layer
         with self.hold_refresh():
-            self._stale = True  # draw once even if every value is the default
             self._sync_layers()
-            self.set_state({"controls": initial})
+            self._start(initial)
 
     # -- setting up ---------------------------------------------------------------------------
-
-    def _css(self) -> str:
-        size = "20px" if self.large else "14px"
-        return (f"<style>.rx-explorer .widget-label, .rx-explorer .widget-readout, .rx-explorer label, "
-                f".rx-explorer button, .rx-explorer select {{font-size: {size};}}</style>")
 
     def _model_entries(self, models) -> dict[str, dict]:
         """``{name: {"model": module or None, "run": CachedRun or None, "image_size": int or None}}``."""
         if isinstance(models, nn.Module):
             models = [models]
+        if isinstance(models, Mapping) or (isinstance(models, Sequence) and not isinstance(models, str)):
+            keys = models.keys() if isinstance(models, Mapping) else range(len(models))
+            for key in keys:
+                if not isinstance(models[key], nn.Module):
+                    raise TypeError(f"models[{key!r}] is a {type(models[key]).__name__}, not a model: pass "
+                                    "models={'ResNet-20': model} with models from build_model or load_checkpoint")
         if isinstance(models, Mapping):
             return {str(name): {"model": m, "run": None, "image_size": None} for name, m in models.items()}
         if isinstance(models, Sequence) and not isinstance(models, str):
@@ -179,10 +178,10 @@ class AttributionExplorer(Explorer):
                 f"no trained models in the run cache ({cache.root}): train one first, or pass "
                 "models={'ResNet-20': model}")
         entries = {}
-        labels = [run.label for run in runs]
+        names = [run.model_name for run in runs]
         for run in runs:
-            name = f"{run.label} · test error {run.final_test_error:.1%}"
-            if labels.count(run.label) > 1:
+            name = f"{run.model_name} · test error {run.final_test_error:.1%}"
+            if names.count(run.model_name) > 1:
                 name += f" · {run.key[:6]}"
             data = run.setup.get("data", {}) if isinstance(run.setup, Mapping) else {}
             entries[name] = {"model": None, "run": run, "image_size": data.get("image_size")}
@@ -223,8 +222,8 @@ class AttributionExplorer(Explorer):
         name = file.get("name", "the upload")
         try:
             self._decode(content, name)  # fail now, with the file's name, rather than later
-        except ValueError as error:
-            self.errors = [str(error)]
+        except Exception as error:  # one readable line in the widget, not a traceback
+            self.errors = [str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"]
             self._show_status()
             return
         self.uploaded, self.upload_name = content, name
@@ -309,7 +308,8 @@ class AttributionExplorer(Explorer):
         started = time.perf_counter()
         self.errors = list(self._setup_errors)
         values = {name: control.value for name, control in self.controls.items()}
-        self.controls["layer"].disabled = values["method"] != "gradcam"
+        method = ATTRIBUTION_METHODS[values["method"]]
+        self.controls["layer"].disabled = not method.takes_layer
         self.result = None
         try:
             model = self.current_model()
@@ -317,7 +317,7 @@ class AttributionExplorer(Explorer):
                 raise ValueError("no model to explain")
             image, display, label, description = self.current_image()
             target = None if values["target"] == PREDICTED else values["target"]
-            layer = values["layer"] if values["method"] == "gradcam" else None
+            layer = values["layer"] if method.takes_layer else None
             key = (values["model"], description, values["method"], layer, target,
                    self.uploaded if values["image_source"] == "upload" else None)
             if key in self._results:
@@ -349,29 +349,9 @@ class AttributionExplorer(Explorer):
         update_in_place(self.figure, empty)
 
     def _show_status(self) -> None:
-        if self.errors:
-            self.status.value = "<br>".join(
-                f"<span style='color:#B00020'>⚠ {html.escape(message)}</span>" for message in self.errors)
-            return
-        options = describe_options(self.result.options) if self.result else ""
-        self.status.value = (f"<span style='color:#555555'>{html.escape(getattr(self, 'description', ''))} · "
-                             f"{html.escape(options or 'no options')} · "
-                             f"updated in {self.last_update_seconds:.2f} s</span>")
+        options = (ATTRIBUTION_METHODS[self.result.method].describe_options(self.result.options)
+                   if self.result and not self.errors else "")
+        self.status.value = status_html(self.errors, f"{getattr(self, 'description', '')} · "
+                                                     f"{options or 'no options'} · "
+                                                     f"updated in {self.last_update_seconds:.2f} s")
 
-
-# How the status line names a method's options; options left out (batch sizes) change speed only.
-_OPTION_WORDS = {
-    "n_steps": lambda v: f"{v} steps",
-    "baseline": lambda v: f"baseline {v:g}" if isinstance(v, (int, float)) else "baseline image",
-    "nt_samples": lambda v: f"{v} noisy copies",
-    "noise_level": lambda v: f"noise {v:.0%} of the value range",
-    "relu_attributions": lambda v: "positive evidence only" if v else "positive and negative evidence",
-    "window": lambda v: f"{v} px window" if v else "",
-    "stride": lambda v: f"stride {v} px" if v else "",
-}
-
-
-def describe_options(options: dict) -> str:
-    """The options that shape a map, in words for the status line ("32 steps, baseline 0")."""
-    words = (_OPTION_WORDS[key](value) for key, value in options.items() if key in _OPTION_WORDS)
-    return ", ".join(word for word in words if word)

@@ -1,12 +1,9 @@
-"""Explorers' state, and teacher scenarios: an explorer's settings saved to a small JSON file.
+"""Teacher scenarios: an explorer's settings saved to a small JSON file.
 
 A teacher sets up an explorer (say ResNet-56 without BN, with only the shortcut buttons left
 for students to change), saves it with ``save_scenario(explorer, "lesson3.json")``, and a
 notebook cell later brings it back with ``load_scenario(ArchitectureExplorer, "lesson3.json")``.
-
-Every explorer derives from ``Explorer``: a dict of named ``controls`` (ipywidgets with a
-``value``), ``state()`` / ``set_state()``, ``hide_controls()`` / ``show_controls()``, and one
-``refresh()`` per change, however many controls a ``set_state`` changes.
+The state itself (``state()`` / ``set_state()``) is the explorers' shared base, ``explorer.Explorer``.
 
 A scenario file looks like::
 
@@ -18,192 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 
-import ipywidgets as widgets
+from .explorer import Explorer, InvalidStateError
+
+__all__ = ["Explorer", "InvalidStateError", "load_scenario", "read_scenario", "save_scenario"]
 
 SCENARIO_FORMAT = "resnet_explorer.scenario"
 SCENARIO_VERSION = 1
-
-
-class InvalidStateError(ValueError):
-    """A state, constructor value or scenario file an explorer cannot take; says what is allowed."""
-
-
-def option_values(control: widgets.Widget) -> list:
-    """The values a selection widget (ToggleButtons, Dropdown, SelectionSlider...) can take."""
-    options = control.options
-    if isinstance(options, Mapping):
-        return list(options.values())
-    return [option[1] if isinstance(option, tuple) and len(option) == 2 else option for option in options]
-
-
-def check_control_value(name: str, control: widgets.Widget, value):
-    """``value`` if ``control`` can take it, else ``InvalidStateError`` naming what it can take."""
-    if hasattr(control, "options"):
-        allowed = option_values(control)
-        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-            raise InvalidStateError(
-                f"{name}: {value!r} is not allowed; allowed: {', '.join(repr(v) for v in allowed)}")
-        return value
-    current = control.value
-    if isinstance(current, bool):
-        if not isinstance(value, bool):
-            raise InvalidStateError(f"{name}: {value!r} is not allowed; allowed: true or false")
-        return value
-    if isinstance(current, (int, float)):
-        number_type = int if isinstance(current, int) else (int, float)
-        if isinstance(value, bool) or not isinstance(value, number_type):
-            kind = "a whole number" if number_type is int else "a number"
-            raise InvalidStateError(f"{name}: {value!r} is not allowed; it must be {kind}")
-        low, high = getattr(control, "min", None), getattr(control, "max", None)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise InvalidStateError(f"{name}: {value!r} is out of range; allowed: {low} to {high}")
-        return value
-    if isinstance(current, str) and not isinstance(value, str):
-        raise InvalidStateError(f"{name}: {value!r} is not allowed; it must be text")
-    return value
-
-
-class Explorer:
-    """Named controls, their state as a dict, hiding controls, and one refresh per change.
-
-    A subclass builds its controls, calls ``self.add_controls({...})``, lays out ``self.widget``
-    and implements ``refresh()``, which reads the controls and updates the figures in place.
-    It lists its control names in ``CONTROL_NAMES`` (the same names as its constructor's
-    keyword arguments), so that ``from_state`` can check a scenario before building anything.
-    Display an explorer by leaving it last in a cell, or with ``display(explorer.widget)``.
-    """
-
-    CONTROL_NAMES: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        self.controls: dict[str, widgets.ValueWidget] = {}
-        self.widget: widgets.Box = widgets.VBox()
-        self._hold_depth = 0
-        self._stale = False
-
-    # -- controls and refreshing ------------------------------------------------------------
-
-    def add_controls(self, controls: Mapping[str, widgets.ValueWidget]) -> None:
-        """Register controls; any change of their values refreshes the explorer."""
-        for name, control in controls.items():
-            self.controls[name] = control
-            control.observe(self._on_control_change, names="value")
-
-    def _on_control_change(self, change) -> None:
-        if self._hold_depth:
-            self._stale = True
-        else:
-            self.refresh()
-
-    @contextmanager
-    def hold_refresh(self):
-        """Change several controls with one refresh at the end (if anything changed)."""
-        self._hold_depth += 1
-        try:
-            yield
-        finally:
-            self._hold_depth -= 1
-        if self._hold_depth == 0 and self._stale:
-            self._stale = False
-            self.refresh()
-
-    def refresh(self) -> None:
-        """Read the controls and update every figure in place."""
-        raise NotImplementedError
-
-    # -- state ------------------------------------------------------------------------------
-
-    def check_value(self, name: str, value):
-        """The value to set ``name`` to, or ``InvalidStateError`` (subclasses add better messages)."""
-        return check_control_value(name, self.controls[name], value)
-
-    def state(self) -> dict:
-        """``{"controls": {name: value}, "hidden": [names]}``: JSON-ready."""
-        return {
-            "controls": {name: control.value for name, control in self.controls.items()},
-            "hidden": self.hidden_controls(),
-        }
-
-    def set_state(self, state: Mapping) -> None:
-        """Apply ``state()``'s dict (or a plain ``{name: value}`` dict); all checked before any is set.
-
-        Missing controls keep their values; unknown names or values a control cannot take raise
-        ``InvalidStateError``. The explorer refreshes once.
-        """
-        if not isinstance(state, Mapping):
-            raise InvalidStateError(f"a state must be a dict, not {type(state).__name__}")
-        structured = set(state) <= {"controls", "hidden"}
-        values = state.get("controls", {}) if structured else state
-        hidden = state.get("hidden") if structured else None
-        if not isinstance(values, Mapping):
-            raise InvalidStateError(f'"controls" must be a dict of control values, not {values!r}')
-        self._check_names(values)
-        if hidden is not None:
-            self._check_names(self._as_name_list(hidden, '"hidden"'))
-        checked = {name: self.check_value(name, value) for name, value in values.items()}
-        with self.hold_refresh():
-            for name, value in checked.items():
-                self.controls[name].value = value
-        if hidden is not None:
-            self.show_controls(self.controls)
-            self.hide_controls(hidden)
-
-    def _check_names(self, names: Iterable[str]) -> None:
-        unknown = [name for name in names if name not in self.controls]
-        if unknown:
-            raise InvalidStateError(
-                f"{type(self).__name__} has no control {', '.join(repr(n) for n in unknown)}; "
-                f"its controls are {', '.join(self.controls)}")
-
-    @staticmethod
-    def _as_name_list(names, what: str) -> list[str]:
-        if isinstance(names, str):
-            return [names]
-        if not isinstance(names, Iterable) or not all(isinstance(n, str) for n in names):
-            raise InvalidStateError(f"{what} must be a list of control names, not {names!r}")
-        return list(names)
-
-    # -- showing and hiding -----------------------------------------------------------------
-
-    def hide_controls(self, names: Iterable[str] | str) -> None:
-        """Hide controls (their values stay in force), e.g. to leave students one thing to change."""
-        names = self._as_name_list(names, "names")
-        self._check_names(names)
-        for name in names:
-            self.controls[name].layout.display = "none"
-
-    def show_controls(self, names: Iterable[str] | str) -> None:
-        """Show hidden controls again."""
-        names = self._as_name_list(names, "names")
-        self._check_names(names)
-        for name in names:
-            self.controls[name].layout.display = None
-
-    def hidden_controls(self) -> list[str]:
-        return [name for name, control in self.controls.items() if control.layout.display == "none"]
-
-    # -- building from a state --------------------------------------------------------------
-
-    @classmethod
-    def from_state(cls, state: Mapping, **options) -> Explorer:
-        """Build an explorer whose controls start at ``state``'s values (one refresh, not two)."""
-        values = state.get("controls", {})
-        unknown = [name for name in values if name not in cls.CONTROL_NAMES]
-        if unknown:
-            raise InvalidStateError(
-                f"{cls.__name__} has no control {', '.join(repr(n) for n in unknown)}; "
-                f"its controls are {', '.join(cls.CONTROL_NAMES)}")
-        explorer = cls(**values, **options)
-        if state.get("hidden"):
-            explorer.hide_controls(state["hidden"])
-        return explorer
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def save_scenario(explorer: Explorer, path: str | os.PathLike) -> Path:
@@ -219,10 +38,18 @@ def save_scenario(explorer: Explorer, path: str | os.PathLike) -> Path:
 def read_scenario(path: str | os.PathLike) -> dict:
     """The scenario in a file, checked for shape (not yet against an explorer's controls)."""
     path = Path(path)
+    if path.is_dir():
+        raise InvalidStateError(f"scenario file {path} is a folder, not a file; give the path of a "
+                                "file made by save_scenario(explorer, path)")
     try:
         scenario = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidStateError(f"scenario file {path} does not exist") from None
+    except OSError as error:
+        raise InvalidStateError(f"scenario file {path} cannot be read ({error.strerror or error})") from None
+    except RecursionError:
+        raise InvalidStateError(f"scenario file {path} is not JSON this package reads (nested too "
+                                "deeply); save one with save_scenario(explorer, path)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidStateError(f"scenario file {path} is not JSON ({error}); save one with "
                                 "save_scenario(explorer, path)") from None

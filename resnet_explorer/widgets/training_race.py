@@ -6,10 +6,12 @@ test error bold (the paper's Fig. 6), against training steps. With the brief sch
 ends with a *higher training error* than plain-20 -- the degradation problem of Fig. 1 -- while
 ResNet-56 ends only a few points above ResNet-20, a fraction of the plain nets' gap.
 
-The nets train one after another in a background thread, so the notebook stays responsive and
-the Stop button works during training. Each net is built right after ``torch.manual_seed(seed)``
-(this is ``compare``), finished runs go to the run cache, and a net trained before with the same
-data, schedule and seed is shown at once. Earlier runs stay on the plot until "Clear plot".
+This module is the view: controls, buttons, progress and the plot. The race itself (the
+background thread that trains the nets one after another, the Stop event, the runs kept) is
+``race.RaceRunner``, which calls ``compare``: each net is built right after
+``torch.manual_seed(seed)``, finished runs go to the run cache, and a net trained before with the
+same data, schedule and seed is shown at once. Earlier runs stay on the plot until "Clear plot".
+The runner reports from its thread; the view changes widgets in one place, under its lock.
 
 Example::
 
@@ -22,12 +24,9 @@ Example::
 from __future__ import annotations
 
 import html
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -36,53 +35,40 @@ import traitlets
 from ..figures import style
 from ..figures.curves import curve_points, training_curves
 from ..figures.live import LiveFigureWidget, update_in_place
-from ..models import ModelConfig
+from ..models import ModelConfig, arguments_from_name
+from ..options import DEEPEST_NET, cifar_depths, shortcut_buttons
+from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, distinct_labels, one_line
 from ..run_cache import RunCache
-from ..training import BRIEF_IMAGE_SIZE, SCHEDULES, History, Schedule, compare, default_schedule
-from .architecture_explorer import DEPTHS, SHORTCUTS
-from .scenarios import Explorer, InvalidStateError
+from ..history import History
+from ..schedules import BRIEF_IMAGE_SIZE, PAPER_SCHEDULE, SCHEDULES, Schedule, default_schedule
+from .explorer import Explorer, InvalidStateError
+from .look import ERROR_COLOR, TEXT_COLOR, text_html
 
-#: The nets of Figs. 1 and 6 (Fashion-MNIST stands in for CIFAR-10).
-DEFAULT_CONFIGURATIONS = ("plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)")
 #: At most this many plot updates per second while a net trains (each costs the training time).
 REDRAWS_PER_SECOND = 2.0
-
-_NAME = re.compile(r"^\s*(?:plain-(?P<plain>\d+)|resnet-(?P<depth>\d+)\s*(?:\(\s*(?P<shortcut>[abc])\s*\))?)\s*$",
-                   re.IGNORECASE)
-_ERROR_COLOR = "#B00020"
 
 
 def configuration_arguments(name: str) -> dict:
     """The ``build_model`` arguments of a net in the race: "plain-20" -> depth 20, shortcut "none".
 
-    Names are ``ModelConfig.name``s: "plain-20", "ResNet-56 (A)", "ResNet-56 (B)", "ResNet-56 (C)";
-    "ResNet-56" alone means option A, as in the paper's CIFAR-10 nets.
+    Names are ``ModelConfig.name``s ("plain-20", "ResNet-56 (B)", "ResNet-20 (A), no BN"; see
+    ``models.arguments_from_name``); "ResNet-56" alone means option A, as in the paper's CIFAR-10 nets.
+    Nets deeper than ``DEEPEST_NET`` (1202) are refused: a scenario that asks for one is a mistake.
     """
-    match = _NAME.match(name) if isinstance(name, str) else None
-    if match is None:
-        raise InvalidStateError(f"configuration {name!r} is not understood; write it as 'plain-20' "
-                                "or 'ResNet-56 (A)' (shortcut A, B or C)")
-    if match["plain"]:
-        depth, shortcut = int(match["plain"]), "none"
-    else:
-        depth, shortcut = int(match["depth"]), (match["shortcut"] or "A").upper()
     try:
-        ModelConfig(depth=depth, shortcut=shortcut)
-    except ValueError as error:
-        raise InvalidStateError(f"configuration {name!r}: {error}") from None
-    return {"depth": depth, "shortcut": shortcut}
+        arguments = arguments_from_name(name)
+    except (TypeError, ValueError) as error:
+        raise InvalidStateError(f"configuration: {error}") from None
+    if arguments["depth"] > DEEPEST_NET:
+        raise InvalidStateError(f"configuration: {name} is deeper than {DEEPEST_NET} layers "
+                                f"(ResNet-{DEEPEST_NET}, the paper's deepest); the race trains nets "
+                                f"up to that depth")
+    return arguments
 
 
 def configuration_name(depth: int, shortcut: str) -> str:
     """The race's name of a net: its ``ModelConfig.name``, e.g. "plain-20" or "ResNet-56 (A)"."""
     return ModelConfig(depth=depth, shortcut=shortcut).name
-
-
-def one_line(error: BaseException, limit: int = 300) -> str:
-    """``"TypeName: message"`` on one line, shortened to ``limit`` characters."""
-    message = " ".join(str(error).split())
-    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class ConfigurationChecklist(widgets.HBox):
@@ -149,28 +135,6 @@ class ConfigurationChecklist(widgets.HBox):
             self.value = tuple(name for name, box in self._boxes.items() if box.value)
 
 
-@dataclass
-class RaceProgress:
-    """One press of Train: the nets, the schedule, and the runs so far (the last may be running)."""
-
-    names: tuple[str, ...]
-    schedule: Schedule
-    started: float = field(default_factory=time.monotonic)
-    runs: list[History] = field(default_factory=list)
-    failure: str = ""  # one line, when training raised
-    plot_failure: str = ""  # one line, when updating the plot raised (training went on)
-
-    @property
-    def total_steps(self) -> int:
-        return len(self.names) * self.schedule.steps
-
-    @property
-    def done_steps(self) -> int:
-        """Steps behind us: a finished or diverged run counts whole, a running or stopped one as far as it got."""
-        return sum(self.schedule.steps if run.status in ("finished", "diverged") else len(run.steps)
-                   for run in self.runs)
-
-
 class TrainingRace(Explorer):
     """Train plain nets and ResNets one after another and watch their error curves grow (Fig. 6).
 
@@ -191,7 +155,7 @@ class TrainingRace(Explorer):
         redraws_per_second: how often the plot grows while a net trains.
 
     Buttons call ``train()``, ``stop()``, ``clear()`` and ``add_configuration()``; ``wait()``
-    waits for the race to end, ``histories`` are the runs on the plot.
+    waits for the race to end, ``histories`` are the runs on the plot. ``runner`` is the engine.
     """
 
     CONTROL_NAMES = ("configurations", "schedule", "add_depth", "add_shortcut")
@@ -209,54 +173,39 @@ class TrainingRace(Explorer):
         large: bool | None = None,
         redraws_per_second: float = REDRAWS_PER_SECOND,
     ):
-        super().__init__()
-        if cache is not None and not isinstance(cache, (bool, RunCache)):
-            raise TypeError(f"cache must be a RunCache, True (the default cache) or None (no cache), "
-                            f"not {type(cache).__name__}")
-        if data is not None and not hasattr(data, "train_images"):
-            raise TypeError(f"data must be a Dataset (load_dataset(...)), not {type(data).__name__}")
+        super().__init__(large)
         if not redraws_per_second > 0:
             raise ValueError(f"redraws_per_second must be positive, got {redraws_per_second!r}")
         if data is None:
             from ..data import load_dataset
 
             data = load_dataset(image_size=BRIEF_IMAGE_SIZE)
-        self.data = data
-        self.seed = seed
-        self.cache = RunCache() if cache is True else (cache or None)
-        self.large = style.theme(large).font_size > 16 if large is None else large
+        self.runner = RaceRunner(data, seed=seed, cache=cache, on_event=self._on_race_event)
         self.redraw_interval = 1.0 / redraws_per_second
-        self.race: RaceProgress | None = None  # the race in flight, or the last one
         self.status_text = ""
-        self._histories: list[History] = []
-        self._lock = threading.RLock()
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._busy = False
+        self.plot_failure = ""  # one line, when updating the plot raised during a race (training went on)
+        self._lock = threading.RLock()  # held by every change of a widget, from any thread
         self._last_redraw = 0.0
         self._trace_slots: dict[int, tuple] = {}  # id(history) -> its (training, test) traces
 
-        font = self._font_size()
-        button_style = {"font_size": font, "font_weight": "bold"}
+        button_style = {"font_weight": "bold"}
         button_layout = dict(width="auto", height="44px" if self.large else "32px", padding="0 18px")
         dropdown_style = {"description_width": "auto"}
         self.add_controls({
             "configurations": ConfigurationChecklist(DEFAULT_CONFIGURATIONS, description="Nets in the race:"),
             "schedule": widgets.Dropdown(options=self._schedule_options(), description="schedule",
                                          style=dropdown_style, layout=widgets.Layout(width="480px")),
-            "add_depth": widgets.Dropdown(options=DEPTHS, value=32, description="add a net: depth",
+            "add_depth": widgets.Dropdown(options=cifar_depths(), value=32, description="add a net: depth",
                                           style=dropdown_style, layout=widgets.Layout(width="auto")),
-            "add_shortcut": widgets.Dropdown(options=SHORTCUTS, value="A", description="shortcut",
+            "add_shortcut": widgets.Dropdown(options=shortcut_buttons(), value="A", description="shortcut",
                                              style=dropdown_style, layout=widgets.Layout(width="auto")),
         })
-        self.add_button = widgets.Button(description="+ Add to race", style={"font_size": font},
-                                         layout=widgets.Layout(**button_layout))
+        self.add_button = widgets.Button(description="+ Add to race", layout=widgets.Layout(**button_layout))
         self.train_button = widgets.Button(description="▶ Train", button_style="success",
                                            style=button_style, layout=widgets.Layout(**button_layout))
         self.stop_button = widgets.Button(description="■ Stop", button_style="danger", disabled=True,
                                           style=button_style, layout=widgets.Layout(**button_layout))
-        self.clear_button = widgets.Button(description="Clear plot", style={"font_size": font},
-                                           layout=widgets.Layout(**button_layout))
+        self.clear_button = widgets.Button(description="Clear plot", layout=widgets.Layout(**button_layout))
         self.add_button.on_click(lambda _: self.add_configuration())
         self.train_button.on_click(lambda _: self.train())
         self.stop_button.on_click(lambda _: self.stop())
@@ -273,8 +222,7 @@ class TrainingRace(Explorer):
 
         controls = self.controls
         gap = widgets.Layout(flex_flow="row wrap", align_items="center", grid_gap="8px 16px")
-        self.widget = widgets.VBox([
-            widgets.HTML(self._css()),
+        self.widget = self._box([
             controls["configurations"],
             widgets.HBox([controls["add_depth"], controls["add_shortcut"], self.add_button], layout=gap),
             controls["schedule"],
@@ -284,36 +232,39 @@ class TrainingRace(Explorer):
             self.results,
             self.caption,
             self.figure,
-        ], layout=widgets.Layout(grid_gap="6px"))
-        self.widget.add_class("rx-race")
+        ], grid_gap="6px")
+        self._start(dict(configurations=configurations,
+                         schedule=default_schedule() if schedule is None else schedule,
+                         add_depth=add_depth, add_shortcut=add_shortcut))  # refresh() draws the empty plot
 
-        initial = dict(configurations=configurations,
-                       schedule=default_schedule() if schedule is None else schedule,
-                       add_depth=add_depth, add_shortcut=add_shortcut)
-        with self.hold_refresh():
-            self._stale = True  # refresh once even if every value is the default
-            self.set_state({"controls": initial})  # refresh() draws the empty plot
+    # -- the engine's state, as the view shows it ----------------------------------------------
 
-    # -- look ---------------------------------------------------------------------------------
+    @property
+    def data(self):
+        return self.runner.data
 
-    def _font_size(self) -> str:
-        return "20px" if self.large else "14px"
+    @property
+    def seed(self) -> int:
+        return self.runner.seed
 
-    def _css(self) -> str:
-        size, box = self._font_size(), "22px" if self.large else "15px"
-        return (f"<style>.rx-race .widget-label, .rx-race .widget-label-basic, .rx-race label, "
-                f".rx-race select, .rx-race .widget-html-content {{font-size: {size};}} "
-                f".rx-race select {{height: auto;}} "
-                f".rx-race input[type=checkbox] {{width: {box}; height: {box};}}</style>")
+    @property
+    def cache(self) -> RunCache | None:
+        return self.runner.cache
 
-    def _html(self, text: str, color: str = "#222222", bold: bool = False) -> str:
-        weight = "bold" if bold else "normal"
-        return (f"<div style='font-size:{self._font_size()}; color:{color}; font-weight:{weight}; "
-                f"line-height:1.4'>{text}</div>")
+    @property
+    def race(self) -> RaceProgress | None:
+        """The race in flight, or the last one."""
+        return self.runner.current
 
-    def _set_status(self, text: str, color: str = "#222222") -> None:
-        self.status_text = text
-        self.status.value = self._html(html.escape(text), color, bold=True)
+    @property
+    def running(self) -> bool:
+        """True while a race is in flight."""
+        return self.runner.running
+
+    @property
+    def histories(self) -> list[History]:
+        """The runs on the plot, oldest first (earlier races too, until ``clear()``)."""
+        return self.runner.histories
 
     # -- state --------------------------------------------------------------------------------
 
@@ -338,8 +289,7 @@ class TrainingRace(Explorer):
             if isinstance(value, str) or not isinstance(value, Iterable):
                 raise InvalidStateError(f"configurations must be a list of net names such as "
                                         f"['plain-20', 'ResNet-20 (A)'], not {value!r}")
-            return tuple(dict.fromkeys(configuration_name(**configuration_arguments(entry))
-                                       for entry in value))
+            return tuple(dict.fromkeys(ModelConfig(**configuration_arguments(entry)).name for entry in value))
         if name == "schedule":
             schedule = self._as_schedule(value)
             if isinstance(schedule, Schedule):
@@ -362,6 +312,9 @@ class TrainingRace(Explorer):
                 raise InvalidStateError(f"schedule: {error}") from None
         if not isinstance(value, Schedule):
             raise InvalidStateError(f"schedule: {value!r} is not allowed; {allowed}")
+        if value.steps > PAPER_SCHEDULE.steps:
+            raise InvalidStateError(f"schedule: at most {PAPER_SCHEDULE.steps:,} steps (the paper's "
+                                    f"schedule, days on a CPU); got {value.steps:,}")
         return next((name for name, preset in SCHEDULES.items() if preset == value), value)
 
     def state(self) -> dict:
@@ -398,52 +351,7 @@ class TrainingRace(Explorer):
         hidden = set(self.hidden_controls())
         self.add_button.layout.display = "none" if {"add_depth", "add_shortcut"} <= hidden else None
 
-    # -- refreshing (a control changed) -------------------------------------------------------
-
-    def refresh(self) -> None:
-        """Show the choices: the Train button, the caption, and (when idle) what Train will do."""
-        self.caption.value = self._caption()
-        self._update_train_button()
-        if self._busy:
-            return
-        if not self._histories:
-            self._redraw()  # the empty axes span the chosen schedule
-        names = self.configurations
-        if names:
-            self._set_status(f"Ready to train {len(names)} net{'s' if len(names) > 1 else ''}: "
-                             f"{', '.join(names)}. Press ▶ Train.")
-        else:
-            self._set_status("Tick at least one net, then press ▶ Train.")
-
-    def _update_train_button(self) -> None:
-        self.train_button.disabled = self._busy or not self.configurations
-
-    def _caption(self) -> str:
-        data, plan = self.data, self.schedule
-        images = data.train_images
-        warmup = f", lr {plan.lr / 10:g} for the first {plan.warmup_steps} steps" if plan.warmup_steps else ""
-        milestones = ", ".join(f"{round(m * plan.steps):,}" for m in plan.milestones)
-        test_size = plan.eval_size or len(data.test_images)
-        text = (f"{html.escape(str(getattr(data, 'name', 'data')))}: {len(images):,} training images, "
-                f"{images.shape[-2]}×{images.shape[-1]} · {plan.steps:,} steps of {plan.batch_size}, "
-                f"lr {plan.lr:g}{warmup}, ÷10 at steps {milestones} · seed {self.seed}. "
-                f"Every {plan.eval_every:,} steps, in eval mode: dashed, training error on "
-                f"{min(test_size, len(images)):,} fixed training images; bold, test error on "
-                f"{min(test_size, len(data.test_images)):,} test images.")
-        return f"<div style='font-size:{'17px' if self.large else '13px'}; color:#444444'>{text}</div>"
-
-    # -- the race -----------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        """True while a race is in flight."""
-        return self._busy
-
-    @property
-    def histories(self) -> list[History]:
-        """The runs on the plot, oldest first (earlier races too, until ``clear()``)."""
-        with self._lock:
-            return list(self._histories)
+    # -- what the buttons do (in the kernel's thread) -------------------------------------------
 
     def add_configuration(self, depth: int | None = None, shortcut: str | None = None) -> str:
         """Add a net to the race and tick it (default: the "add a net" controls); returns its name."""
@@ -463,219 +371,186 @@ class TrainingRace(Explorer):
         is in flight this does nothing and returns its thread.
         """
         with self._lock:
-            if self._busy:
-                return self._thread
             names = self.configurations
-            if not names:
+            if not names and not self.running:
                 self._set_status("Tick at least one net, then press ▶ Train.")
                 return None
-            self.race = race = RaceProgress(names, self.schedule)
-            self._stop_event.clear()
-            self._set_busy(True)
-        self._set_status(f"Training {len(names)} net{'s' if len(names) > 1 else ''}, one after another…")
-        self._show_progress()
-        self._thread = threading.Thread(target=self._run_race, args=(race,), daemon=True,
-                                        name="resnet_explorer training race")
-        self._thread.start()
-        return self._thread
+            return self.runner.start(names, self.schedule)  # "started" makes the view busy
 
     def stop(self) -> None:
         """Stop the race before the next training step (the Stop button); the curve so far stays."""
-        if self._busy:
-            self._stop_event.set()
-            self._set_status("Stopping after this training step…")
+        with self._lock:
+            if self.runner.stop():
+                self._set_status("Stopping after this training step…")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the race in flight to end (at most ``timeout`` seconds); True once it has."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return not self._busy
+        return self.runner.wait(timeout)
 
     def clear(self) -> None:
         """Remove every run from the plot (the Clear plot button); not while a race is in flight."""
-        if self._busy:
-            return
+        if self.runner.clear():
+            self.refresh()  # draws the empty plot
+
+    # -- the one place that changes widgets (any thread, under the lock) ------------------------
+
+    def refresh(self) -> None:
+        """Show the choices: the Train button, the caption, and (when idle) what Train will do."""
         with self._lock:
-            self._histories = []
-        self.refresh()  # draws the empty plot
+            self.caption.value = text_html(self._caption(), kind="caption")
+            self._update_train_button()
+            if self.running:
+                return
+            if not self.histories:
+                self._redraw()  # the empty axes span the chosen schedule
+            names = self.configurations
+            if names:
+                self._set_status(f"Ready to train {len(names)} net{'s' if len(names) > 1 else ''}: "
+                                 f"{', '.join(names)}. Press ▶ Train.")
+            else:
+                self._set_status("Tick at least one net, then press ▶ Train.")
+
+    def _on_race_event(self, event: str, race: RaceProgress, history: History | None) -> None:
+        """The runner's listener: "started" in the kernel's thread, the others in the training thread."""
+        with self._lock:
+            if event == "started":
+                self.plot_failure = ""
+                self._set_busy(True)
+                self._set_status(f"Training {len(race.names)} net{'s' if len(race.names) > 1 else ''}, "
+                                 "one after another…")
+                self._show_progress(race)
+            elif event == "new run":
+                if not race.stop_requested:
+                    self._set_status(f"Training {history.model_name} (net {len(race.runs)} of {len(race.names)})…")
+                self._last_redraw = time.monotonic()
+                self._draw_race(self._redraw, race)
+                self._show_progress(race)
+            elif event == "step":
+                now = time.monotonic()
+                if history.status == "running" and now - self._last_redraw < self.redraw_interval:
+                    return
+                self._last_redraw = now
+                if history.status != "running" or not self._draw_race(self._grow, history):
+                    self._draw_race(self._redraw, race)
+                self._show_progress(race)
+            elif event == "ended":
+                try:
+                    self._draw_race(self._redraw, race)
+                    self._show_progress(race)
+                    text, bad = race.summary()
+                    if self.plot_failure:
+                        text += f" Updating the plot failed: {self.plot_failure}"
+                    self._set_status(text, ERROR_COLOR if bad or self.plot_failure else TEXT_COLOR)
+                finally:
+                    self._set_busy(False)
+
+    def _draw_race(self, draw, *args) -> bool:
+        """``draw(*args)`` during a race: an error is kept for the status line; the race goes on."""
+        try:
+            return draw(*args)
+        except Exception as error:
+            self.plot_failure = one_line(error)
+            return True
+
+    def _set_status(self, text: str, color: str = TEXT_COLOR) -> None:
+        self.status_text = text
+        self.status.value = text_html(html.escape(text), color=color, bold=True)
 
     def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
         for control in self.controls.values():
             control.disabled = busy
         self.add_button.disabled = self.clear_button.disabled = busy
         self.stop_button.disabled = not busy
-        self._update_train_button()
+        self._update_train_button(busy)
 
-    def _run_race(self, race: RaceProgress) -> None:
-        """The thread: ``compare`` the ticked nets; any error ends as one line in the status."""
-        try:
-            compare([configuration_arguments(name) for name in race.names], self.data, seed=self.seed,
-                    schedule=race.schedule, progress=False, callback=self._on_progress,
-                    callback_every=1, stop_event=self._stop_event, cache=self.cache)
-        except Exception as error:  # shown in the widget as one readable line, never a traceback
-            race.failure = one_line(error)
-        finally:
-            try:
-                self._redraw(race)
-                self._show_progress()
-                self._set_status(*self._summary(race))
-            finally:
-                self._set_busy(False)
+    def _update_train_button(self, busy: bool | None = None) -> None:
+        busy = self.running if busy is None else busy
+        self.train_button.disabled = busy or not self.configurations
 
-    def _on_progress(self, history: History) -> None:
-        """``train``'s callback, in the training thread: grow the plot, at most a few times a second."""
-        race = self.race
-        new = not race.runs or race.runs[-1] is not history
-        if new and history.status == "stopped" and not history.steps:
-            return  # stopped before its first step: nothing to show, and an earlier curve stays
-        with self._lock:
-            if new:
-                race.runs.append(history)
-                self._keep(history)
-            now = time.monotonic()
-            if not new and history.status == "running" and now - self._last_redraw < self.redraw_interval:
-                return
-            self._last_redraw = now
-        if new and not self._stop_event.is_set():
-            self._set_status(f"Training {history.label} (net {len(race.runs)} of {len(race.names)})…")
-        if new or history.status != "running" or not self._grow(history, race):
-            self._redraw(race)
-        self._show_progress()
+    def _caption(self) -> str:
+        data, plan = self.data, self.schedule
+        images = data.train_images
+        warmup = f", lr {plan.lr / 10:g} for the first {plan.warmup_steps} steps" if plan.warmup_steps else ""
+        milestones = ", ".join(f"{round(m * plan.steps):,}" for m in plan.milestones)
+        test_size = plan.eval_size or len(data.test_images)
+        return (f"{html.escape(str(getattr(data, 'name', 'data')))}: {len(images):,} training images, "
+                f"{images.shape[-2]}×{images.shape[-1]} · {plan.steps:,} steps of {plan.batch_size}, "
+                f"lr {plan.lr:g}{warmup}, ÷10 at steps {milestones} · seed {self.seed}. "
+                f"Every {plan.eval_every:,} steps, in eval mode: dashed, training error on "
+                f"{min(test_size, len(images)):,} fixed training images; bold, test error on "
+                f"{min(test_size, len(data.test_images)):,} test images.")
 
-    def _keep(self, history: History) -> None:
-        """Put a run on the plot, in place of an earlier run of the same net, data and schedule."""
-        for index, earlier in enumerate(self._histories):
-            if (earlier.config, earlier.setup) == (history.config, history.setup):
-                self._histories[index] = history
-                return
-        self._histories.append(history)
-
-    # -- drawing (from the kernel's thread or the training thread) -----------------------------
-
-    def _plotted(self) -> list[History]:
-        """The runs on the plot; runs of one net with different schedules say which in the legend."""
-        counts = Counter(history.label for history in self._histories)
-        return [history if counts[history.label] == 1
-                else replace(history, label=f"{history.label}, {_schedule_name(history.setup)}")
-                for history in self._histories]
-
-    def _redraw(self, race: RaceProgress | None = None) -> None:
+    def _redraw(self, race: RaceProgress | None = None) -> bool:
         """Draw every run again (``training_curves``) into the same FigureWidget, and the results line."""
-        try:
-            with self._lock:
-                figure = self._curves()
-                update_in_place(self.figure, figure)
-                traces = list(self.figure.data)
-                self._trace_slots = {}
-                if len(traces) == 2 * len(self._histories):
-                    self._trace_slots = {id(original): (traces[2 * i], traces[2 * i + 1])
-                                         for i, original in enumerate(self._histories)}
-                self.results.value = self._results()
-        except Exception as error:  # the race goes on; the status says what went wrong
-            if race is None:
-                raise
-            race.plot_failure = one_line(error)
+        histories = self.histories
+        update_in_place(self.figure, self._curves(histories, race))
+        traces = list(self.figure.data)
+        self._trace_slots = {}
+        if len(traces) == 2 * len(histories):
+            self._trace_slots = {id(original): (traces[2 * i], traces[2 * i + 1])
+                                 for i, original in enumerate(histories)}
+        self.results.value = self._results(histories)
+        return True
 
-    def _curves(self) -> go.Figure:
+    def _curves(self, histories: list[History], race: RaceProgress | None) -> go.Figure:
         """Fig. 6 of the runs on the plot, the legend beside it, and steps up to the longest run.
 
         The x axis ends where the longest run (or the race in flight) will end, so the curves grow
         from left to right instead of the axis stretching under them.
         """
-        plotted = self._plotted()
+        plotted = distinct_labels(histories)
         figure = training_curves(plotted, width=self.figure.layout.width, height=self.figure.layout.height,
                                  large=self.large)
         ends = [history.setup.get("schedule", {}).get("steps", len(history.steps)) for history in plotted]
-        if self._busy and self.race is not None:
-            ends.append(self.race.schedule.steps)
+        if self.running and race is not None:
+            ends.append(race.schedule.steps)
         figure.update_layout(legend=style.OUTSIDE_LEGEND)
         figure.update_xaxes(range=[0, max(ends or [self.schedule.steps])])
         if not plotted:
             figure.update_yaxes(range=[0, 1])  # an empty plot's axes as the curves will have them
         return figure
 
-    def _grow(self, history: History, race: RaceProgress) -> bool:
+    def _grow(self, history: History) -> bool:
         """Extend the running net's two curves in place (cheap); False when a full redraw is needed."""
         slots = self._trace_slots.get(id(history))
         if slots is None or (slots[0].meta, slots[1].meta) != ("train", "test"):
             return False
         training, test = slots
-        try:
-            with self._lock, self.figure.batch_update():
-                points = curve_points(history)
-                training.x, training.y = points["train"]
-                test.x, test.y = points["test"]
-        except Exception as error:
-            race.plot_failure = one_line(error)
+        with self.figure.batch_update():
+            points = curve_points(history)
+            training.x, training.y = points["train"]
+            test.x, test.y = points["test"]
         return True
 
-    def _show_progress(self) -> None:
-        race = self.race
-        if race is None:
-            return
+    def _show_progress(self, race: RaceProgress) -> None:
         self.progress.max = max(1, race.total_steps)
         self.progress.value = min(race.done_steps, race.total_steps)
         if not race.runs:
-            self.progress_label.value = self._html(f"0 of {len(race.names)} nets")
+            self.progress_label.value = text_html(f"0 of {len(race.names)} nets")
             return
         run = race.runs[-1]
-        self.progress.style.bar_color = style.family_color(style.family_of(run.config))
+        self.progress.style.bar_color = style.kind_color(style.kind_of(run.config))
         where = ("from the cache" if run.from_cache
                  else f"step {len(run.steps):,} / {race.schedule.steps:,}")
         status = "" if run.status in ("running", "finished") else f" · {run.status}"
-        self.progress_label.value = self._html(
-            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.label)}</b> · {where}{status}")
+        self.progress_label.value = text_html(
+            f"net {len(race.runs)} of {len(race.names)} · <b>{html.escape(run.model_name)}</b> · {where}{status}")
 
-    def _summary(self, race: RaceProgress) -> tuple[str, str]:
-        """The status line at the end of a race, and its colour."""
-        if race.failure:
-            return f"Training failed: {race.failure}", _ERROR_COLOR
-        finished = [run for run in race.runs if run.status in ("finished", "diverged")]
-        cached = sum(run.from_cache for run in finished)
-        stopped = [run for run in race.runs if run.status == "stopped"]
-        if stopped or self._stop_event.is_set():
-            text = "Race stopped"
-            if stopped:
-                text += (f": {stopped[-1].label} stopped at step {len(stopped[-1].steps):,} of "
-                         f"{race.schedule.steps:,} (its curve is kept)")
-            text += f"; {len(finished)} of {len(race.names)} nets finished."
-        else:
-            text = (f"Race finished: {len(finished)} net{'s' if len(finished) != 1 else ''} in "
-                    f"{time.monotonic() - race.started:.1f} s" + (f" ({cached} from the cache)." if cached else "."))
-        for run in race.runs:
-            if run.status == "diverged":
-                text += f" {run.label} diverged: {run.message}."
-        if race.plot_failure:
-            text += f" Updating the plot failed: {race.plot_failure}"
-        diverged = any(run.status == "diverged" for run in race.runs)
-        return text, _ERROR_COLOR if diverged or race.plot_failure else "#222222"
-
-    def _results(self) -> str:
+    def _results(self, histories: list[History]) -> str:
         """Final training and test error of each finished run, in its family's colour."""
         parts = []
-        for history in self._plotted():
+        for history in distinct_labels(histories):
             if history.status == "running":
                 continue
-            color = style.family_color(style.family_of(history.config))
+            color = style.kind_color(style.kind_of(history.config))
             note = "" if history.status == "finished" else f" ({history.status})"
             parts.append(f"<span style='white-space:nowrap'><b style='color:{color}'>"
-                         f"{html.escape(history.label)}</b>{note} {_percent(history.final_train_error)} / "
+                         f"{html.escape(history.model_name)}</b>{note} {_percent(history.final_train_error)} / "
                          f"{_percent(history.final_test_error)}</span>")
         if not parts:
             return ""
-        return self._html("final training / test error: " + " · ".join(parts))
+        return text_html("final training / test error: " + " · ".join(parts))
 
 
 def _percent(value: float) -> str:
     return "–" if value != value else f"{value:.1%}"
-
-
-def _schedule_name(setup: dict) -> str:
-    """A run's schedule (from ``History.setup``) as a preset's name, else its number of steps."""
-    values = setup.get("schedule", {})
-    for name, preset in SCHEDULES.items():
-        if preset.as_dict() == values:
-            return name
-    return f"{values.get('steps', '?')} steps"
