@@ -72,6 +72,13 @@ def check_02_degradation(notebook):
     assert set(plotted) == set(printed)
     for label, value in printed.items():
         assert round(float(plotted[label]), 3) == float(value), label
+    # "Trained longer": the text says the shipped 16,000-step ResNet-56 ends below ResNet-20 on
+    # training and test error, and plain-56 far above plain-20 (issue 14, item 15).
+    long = {name: (float(train), float(test)) for name, train, test in re.findall(
+        r"^(\S.*?)\s+training error (\d\.\d{3})\s+test error (\d\.\d{3})",
+        _text(_cell_with(notebook, "-fashion-mnist-long")), flags=re.M)}
+    assert long["ResNet-56 (A)"][0] <= long["ResNet-20 (A)"][0] and long["ResNet-56 (A)"][1] < long["ResNet-20 (A)"][1]
+    assert long["plain-56"][0] > long["plain-20"][0] + 0.05, long
 
 
 def check_06_attribution(notebook):
