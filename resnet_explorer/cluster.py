@@ -320,12 +320,14 @@ class LocalProcessPool(Executor):
     every run in it fails and it takes no more. This one starts a new pool at the next
     ``submit``, so the retry of those runs has somewhere to go. Processes are spawned (not
     forked: PyTorch's thread pools do not survive a fork) and share the machine's cores: each
-    gets ``cores // max_workers`` PyTorch threads (at least 1); on a machine with GPUs, process
-    ``i`` takes GPU ``i % count``.
+    gets ``cores // max_workers`` PyTorch threads (at least 1) unless ``threads`` says how many;
+    on a machine with GPUs, process ``i`` takes GPU ``i % count``. Runs are bitwise the same as
+    in this process only at the same thread count (summation order changes with it).
     """
 
-    def __init__(self, max_workers: int):
+    def __init__(self, max_workers: int, threads: int | None = None):
         self.max_workers = check_whole_number("max_workers", max_workers, minimum=1)
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self._lock = threading.Lock()
         self._started = multiprocessing.get_context("spawn").Value("i", 0)
         self._pool = self._new_pool()
@@ -333,7 +335,7 @@ class LocalProcessPool(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         from .speed import physical_cores
 
-        threads = max(1, physical_cores() // self.max_workers)
+        threads = self.threads or max(1, physical_cores() // self.max_workers)
         return ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(threads, self._started))
 

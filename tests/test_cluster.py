@@ -145,7 +145,7 @@ def test_a_stop_event_returns_at_once_with_the_unfinished_runs_marked_stopped(cl
 def test_local_processes_survive_a_killed_process(data, in_process, tmp_path):
     """A plain ProcessPoolExecutor breaks for good when a process dies; LocalProcessPool retries
     the lost run on a new pool. (One process, one run: each process imports torch, seconds.)"""
-    pool = LocalProcessPool(1)
+    pool = LocalProcessPool(1, threads=1)  # the in-process runs' thread count: same sums
     try:
         pool.submit(int).result()  # its process is up
         [first] = pool.process_ids()

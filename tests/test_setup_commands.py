@@ -8,7 +8,6 @@ talk to the servers through their HTTP and websocket APIs, and stop them afterwa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -18,11 +17,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 
+from classroom.student import Kernel
 from tests.browser.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,45 +82,6 @@ def api(base: str, path: str, method: str = "GET", body: dict | None = None):
     return json.loads(text) if text else None
 
 
-async def execute(ws_url: str, code: str, timeout: float = 120) -> tuple[str, list[dict]]:
-    """Run `code` in a kernel through the server's websocket; return (stdout, error messages)."""
-    from tornado.websocket import websocket_connect
-
-    connection = await websocket_connect(ws_url)
-    msg_id = uuid.uuid4().hex
-    connection.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                   "session": uuid.uuid4().hex, "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}}))
-    stdout, errors, replied, idle = [], [], False, False
-    deadline = time.monotonic() + timeout
-    while not (replied and idle):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"the kernel did not finish {code!r} in {timeout} s")
-        raw = await asyncio.wait_for(connection.read_message(), remaining)
-        if raw is None:
-            raise ConnectionError("the kernel's websocket closed")
-        message = json.loads(raw)
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        kind, content = message["header"]["msg_type"], message["content"]
-        if kind == "stream" and content["name"] == "stdout":
-            stdout.append(content["text"])
-        elif kind == "error" or (kind == "stream" and content["name"] == "stderr"):
-            errors.append(content)
-        elif kind == "execute_reply":
-            replied = True
-            if content["status"] != "ok":
-                errors.append(content)
-        elif kind == "status" and content["execution_state"] == "idle":
-            idle = True
-    connection.close()
-    return "".join(stdout), errors
-
-
 def test_make_lab_allows_root_only_for_root():
     dry_run = subprocess.run(["make", "-n", "-o", f"{VENV}/bin/.installed", "lab",
                               f"VENV={VENV}", "OPEN_BROWSER=no"],
@@ -169,8 +129,13 @@ def test_make_lab_serves_the_start_notebook_and_its_kernel_runs(tmp_path):
             "kernel": {"name": "python3"}})
         kernel_id = session["kernel"]["id"]
         ws_url = f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}"
-        stdout, errors = asyncio.run(execute(
-            ws_url, "import resnet_explorer as rx; print(rx.count_params(rx.build_model(20)))"))
+        # A synchronous websocket client: an asyncio loop another test left running cannot stop it.
+        kernel = Kernel(ws_url, headers={})
+        try:
+            stdout, errors = kernel.execute(
+                "import resnet_explorer as rx; print(rx.count_params(rx.build_model(20)))")
+        finally:
+            kernel.close()
         assert errors == []
         assert stdout.strip() == "269722"
         api(base, f"/api/sessions/{session['id']}", "DELETE")
