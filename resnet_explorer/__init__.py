@@ -9,6 +9,8 @@ The public API, in the order a lesson meets it::
     history = rx.train(model, data)               # brief CPU schedule; History of the run
     rx.layer_responses(model, data.test_images[:256])        # Fig. 7
     rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
+    rx.build_model(56, shortcut_variant="exclusive_gate")    # He et al. 2016's variants
+    rx.load_race("identity_mappings")                        # a race run once and shipped
     rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
     rx.figures.training_curves([history])                     # plotly figures
     from resnet_explorer.widgets import TrainingRace          # ipywidgets explorers
@@ -31,6 +33,7 @@ from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
 from .schedules import Schedule
+from .shipped_races import ShippedRace, load_race
 from .speed import thread_policy
 from .torchvision_compat import from_torchvision
 from .training import compare, train
@@ -50,6 +53,7 @@ __all__ = [
     "RunCache",
     "SanityCheckResult",
     "Schedule",
+    "ShippedRace",
     "attribute",
     "build_model",
     "cascading_randomization",
@@ -68,6 +72,7 @@ __all__ = [
     "load_checkpoint",
     "load_dataset",
     "load_image",
+    "load_race",
     "thread_policy",
     "train",
 ]

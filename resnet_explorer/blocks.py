@@ -18,12 +18,31 @@ every later block of its stage.
 Each block class names its branch's layers in ``branch_layers`` (what the diagram prints) and
 the modules whose outputs are its layers' responses in ``response_modules`` (Fig. 7).
 
+**He et al. 2016 ("Identity Mappings in Deep Residual Networks").** A residual unit is
+``y_l = h(x_l) + F(x_l)``, ``x_{l+1} = f(y_l)`` (Eq. 1-2). When the shortcut ``h`` and the
+after-addition ``f`` are both identities, ``x_{l+1} = x_l + F(x_l)``, and unrolled from any
+block ``l`` to any deeper block ``L``::
+
+    x_L = x_l + sum_{i=l}^{L-1} F(x_i)                                     (Eq. 4)
+    dE/dx_l = dE/dx_L * (1 + d/dx_l sum_{i=l}^{L-1} F(x_i))                (Eq. 5)
+
+The "1" carries the gradient of the loss ``E`` straight from block ``L`` to block ``l``. With a
+shortcut ``h(x) = lambda * x`` instead, Eq. 4 becomes ``x_L = (prod lambda_i) x_l + ...`` and the
+"1" of Eq. 5 becomes ``prod_{i=l}^{L-1} lambda_i`` (Eq. 7): ``0.5 ** 54`` over ResNet-110's 54
+blocks, about 5e-17, so the direct path vanishes; a factor above 1 would make it explode. Each
+block's ``addition`` module computes ``y_l`` for one row of the paper's Table 1 (``ADDITIONS``:
+constant scaling, gates, dropout on the shortcut); ``"conv1x1"`` shortcuts are its Fig. 2(e).
+The post-activation blocks put their layers in any order of the paper's Fig. 4 (``ORDERS``);
+full pre-activation is ``PreActBasicBlock`` / ``PreActBottleneck``. ``StochasticDepth`` drops a
+block's branch at random while training (Huang et al. 2016).
+
 Every activation is its own non-inplace module and the addition is not in place, so that
 forward/backward hooks and captum see every step of the computation.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -31,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_choice
-from .options import ACTIVATIONS, NORMS
+from .options import ACTIVATIONS, CONSTANT_SCALE, GATE_BIAS, NORMS, SHORTCUT_DROPOUT
 
 if TYPE_CHECKING:
     from .layout import BlockLayout
@@ -116,6 +135,21 @@ class ProjectionShortcut(nn.Module):
         return self.bn(self.conv(x))
 
 
+class ConvShortcut(nn.Module):
+    """He 2016, Fig. 2(e): a 1x1 convolution in place of the identity, ``h(x) = W x`` (no BN).
+
+    Unlike the projections of options B and C, nothing normalizes it: it is the paper's "1x1
+    conv" on the shortcut, whose factor ``W`` multiplies up over the blocks like a scale does.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__()
+        self.conv = conv1x1(in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
 def _identity(in_channels: int, out_channels: int, stride: int, norm: str) -> IdentityShortcut:
     if stride != 1 or in_channels != out_channels:
         raise ValueError(f"an identity shortcut cannot change the shape ({in_channels} -> "
@@ -129,6 +163,7 @@ SHORTCUT_MODULES = {
     "identity": _identity,
     "zero-pad": lambda in_channels, out_channels, stride, norm: ZeroPadShortcut(in_channels, out_channels, stride),
     "projection": ProjectionShortcut,
+    "conv1x1": lambda in_channels, out_channels, stride, norm: ConvShortcut(in_channels, out_channels, stride),
 }
 
 
@@ -143,16 +178,203 @@ def make_shortcut(
     return SHORTCUT_MODULES[kind](in_channels, out_channels, stride, norm)
 
 
-class BasicBlock(nn.Module):
+# ---- the addition y = h(x) + F(x), and what He 2016 (Table 1) multiplies into it -------------
+
+class Addition(nn.Module):
+    """``y = h(x) + F(x)``: the original unit's addition (He 2016, Fig. 2(a)), no parameters.
+
+    Every addition module takes ``(x, residual, shortcut)``: the block's input ``x``, the
+    branch's output ``F(x)`` and the shortcut's output ``h(x)``.
+    """
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        return residual + shortcut
+
+
+class ScaledAddition(nn.Module):
+    """Constant scaling (He 2016, Fig. 2(b)): ``y = lambda_h * h(x) + lambda_F * F(x)``.
+
+    ``lambda_h = 0.5`` alone "fails" in the paper (Table 1); with ``lambda_F = 0.5`` as well (a
+    "frozen gate") ResNet-110 reaches 12.35%, against 6.61% for the identity. By Eq. 7 the
+    shortcut's factor multiplies up: ``0.5 ** k`` after ``k`` blocks.
+    """
+
+    def __init__(self, shortcut_scale: float = 1.0, branch_scale: float = 1.0):
+        super().__init__()
+        self.shortcut_scale, self.branch_scale = shortcut_scale, branch_scale
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        return self.branch_scale * residual + self.shortcut_scale * shortcut
+
+    def extra_repr(self) -> str:
+        return f"shortcut_scale={self.shortcut_scale}, branch_scale={self.branch_scale}"
+
+
+class Gate(nn.Module):
+    """``g(x) = sigmoid(W_g x + b_g)``, element-wise, with ``W_g`` a 1x1 convolution (He 2016,
+    Section 3.1). ``b_g`` starts at ``bias`` (-6, the paper's best: ``1 - g(x)`` starts near 1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, bias: float = GATE_BIAS):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=True)
+        self.initial_bias = bias
+        self.reset_bias()
+
+    def reset_bias(self) -> None:
+        """Set ``b_g`` to its initial value (``models.initialize`` calls it after zeroing biases)."""
+        nn.init.constant_(self.conv.bias, self.initial_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.conv(x))
+
+
+class GatedAddition(nn.Module):
+    """Gating (He 2016): exclusive, ``y = (1 - g(x)) h(x) + g(x) F(x)`` (Fig. 2(c), as in
+    Highway networks), or shortcut-only, ``y = (1 - g(x)) h(x) + F(x)`` (Fig. 2(d)).
+
+    Adds ``in * out + out`` parameters per block (the gate's 1x1 conv and its bias).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, exclusive: bool):
+        super().__init__()
+        self.gate = Gate(in_channels, out_channels, stride)
+        self.exclusive = exclusive
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        gate = self.gate(x)
+        branch = gate * residual if self.exclusive else residual
+        return branch + (1 - gate) * shortcut
+
+    def extra_repr(self) -> str:
+        return "exclusive" if self.exclusive else "shortcut-only"
+
+
+class DropoutAddition(nn.Module):
+    """Dropout on the shortcut (He 2016, Fig. 2(f)): ``y = dropout(h(x)) + F(x)``, ratio 0.5.
+
+    As the paper describes it, dropout "statistically imposes a scale of lambda with an
+    expectation of 0.5 on the shortcut": each element of ``h(x)`` is kept with probability 0.5
+    while training, and multiplied by 0.5 at test time. (``nn.Dropout`` would instead double the
+    kept elements while training, an expectation of 1.)
+    """
+
+    def __init__(self, ratio: float = SHORTCUT_DROPOUT):
+        super().__init__()
+        self.ratio = ratio
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        keep = 1 - self.ratio
+        if self.training:
+            return residual + shortcut * torch.bernoulli(torch.full_like(shortcut, keep))
+        return residual + keep * shortcut
+
+    def extra_repr(self) -> str:
+        return f"ratio={self.ratio}"
+
+
+#: The addition module of each shortcut variant (``options.SHORTCUT_VARIANTS``), from
+#: ``(in_channels, out_channels, stride)``. The 1x1 conv variant changes the shortcut instead.
+ADDITIONS = {
+    "original": lambda in_channels, out_channels, stride: Addition(),
+    "scale_shortcut": lambda in_channels, out_channels, stride: ScaledAddition(shortcut_scale=CONSTANT_SCALE),
+    "scale_branch": lambda in_channels, out_channels, stride: ScaledAddition(branch_scale=CONSTANT_SCALE),
+    "scale_both": lambda in_channels, out_channels, stride: ScaledAddition(CONSTANT_SCALE, CONSTANT_SCALE),
+    "exclusive_gate": partial(GatedAddition, exclusive=True),
+    "shortcut_gate": partial(GatedAddition, exclusive=False),
+    "conv_shortcut": lambda in_channels, out_channels, stride: Addition(),
+    "dropout_shortcut": lambda in_channels, out_channels, stride: DropoutAddition(),
+}
+
+
+class StochasticDepth(nn.Module):
+    """Huang et al. 2016: while training, keep the branch with probability ``survival`` (one draw
+    per mini-batch), else drop it, so the block is its shortcut: ``y = h(x) + b F(x)``,
+    ``b ~ Bernoulli(survival)``. At test time ``y = h(x) + survival * F(x)`` (their Eq. 5).
+
+    The branch is computed and multiplied by 0 rather than skipped, so every layer's hooks (and
+    the probes) see every block; Huang et al. skip it, which saves training time.
+    """
+
+    def __init__(self, survival: float):
+        super().__init__()
+        self.survival = survival
+
+    def forward(self, residual: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.survival * residual
+        kept = bool(torch.rand(()) < self.survival)  # the CPU generator: seeded by torch.manual_seed
+        return residual if kept else residual * 0
+
+    def extra_repr(self) -> str:
+        return f"survival={self.survival:.3f}"
+
+
+class ResidualUnit(nn.Module):
+    """What every residual (or plain) block shares: ``x_{l+1} = f(h(x_l) + F(x_l))`` (He 2016, Eq. 1-2).
+
+    A subclass makes its layers and its ``shortcut`` (``None`` for a plain block), then calls
+    ``_join``, which adds the ``addition`` of its shortcut variant and, with stochastic depth,
+    its ``stochastic_depth``. ``ORDERS`` names, for each activation order of the paper's Fig. 4,
+    the modules of the branch ``F`` in order and those of ``f`` after the addition.
+    """
+
+    ORDERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    #: The convolutions whose responses are Fig. 7's layers (the 3x3 ones).
+    RESPONSE_CONVS: tuple[str, ...] = ()
+
+    def _join(self, order: str, variant: str, survival: float, in_channels: int, out_channels: int,
+              stride: int) -> None:
+        check_choice("activation order", order, self.ORDERS)
+        check_choice("shortcut variant", variant, ADDITIONS)
+        self.order = order
+        self.branch_modules, self.after_addition = self.ORDERS[order]
+        self.addition = None if self.shortcut is None else ADDITIONS[variant](in_channels, out_channels, stride)
+        self.stochastic_depth = StochasticDepth(survival) if survival < 1 else None
+
+    @property
+    def response_modules(self) -> tuple[str, ...]:
+        """Modules whose outputs are the responses of the block's 3x3 layers (Fig. 7): after the
+        conv's own BN (``conv2`` -> ``bn2``), before the activation or the addition; the conv
+        itself where its BN does not follow it in the branch (pre-activation, BN after addition)."""
+        names = self.branch_modules
+        following = dict(zip(names, names[1:]))
+        return tuple(following.get(name) if following.get(name) == name.replace("conv", "bn") else name
+                     for name in names if name in self.RESPONSE_CONVS)
+
+    def _run(self, names: tuple[str, ...], x: torch.Tensor) -> torch.Tensor:
+        for name in names:
+            x = getattr(self, name)(x)
+        return x
+
+    def _add(self, x: torch.Tensor, residual: torch.Tensor, shortcut: torch.Tensor) -> torch.Tensor:
+        """``y = h(x) + F(x)`` as the shortcut variant computes it, after stochastic depth's drop."""
+        if self.stochastic_depth is not None:
+            residual = self.stochastic_depth(residual)
+        return self.addition(x, residual, shortcut)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self._run(self.branch_modules, x)
+        if self.shortcut is not None:
+            out = self._add(x, out, self.shortcut(x))
+        return self._run(self.after_addition, out)
+
+
+class BasicBlock(ResidualUnit):
     """Two 3x3 convolutions (Fig. 2 / Fig. 5 left): conv-BN-act-conv-BN, (+ shortcut), act.
 
     ``shortcut`` is the kind of shortcut (see ``make_shortcut``), or ``None`` for a plain block.
+    ``order`` places the same layers as one of He 2016's Fig. 4 units (``ORDERS``), ``variant``
+    picks the addition of Fig. 2 (``ADDITIONS``), ``survival`` < 1 adds stochastic depth.
     """
 
     expansion = 1
-    #: Modules whose outputs are the "responses" of the block's 3x3 layers (Fig. 7):
-    #: after BN, before the activation or the addition.
-    response_modules = ("bn1", "bn2")
+    ORDERS = {  # He 2016, Fig. 4: (the branch F, then f after the addition)
+        "original": (("conv1", "bn1", "act1", "conv2", "bn2"), ("act2",)),
+        "bn_after_add": (("conv1", "bn1", "act1", "conv2"), ("bn2", "act2")),
+        "relu_before_add": (("conv1", "bn1", "act1", "conv2", "bn2", "act2"), ()),
+        "relu_preact": (("act1", "conv1", "bn1", "act2", "conv2", "bn2"), ()),
+    }
+    RESPONSE_CONVS = ("conv1", "conv2")
 
     def __init__(
         self,
@@ -162,6 +384,10 @@ class BasicBlock(nn.Module):
         shortcut: str | None = "identity",
         norm: str = "batch",
         activation: str = "relu",
+        *,
+        order: str = "original",
+        variant: str = "original",
+        survival: float = 1.0,
     ):
         super().__init__()
         out_channels = channels * self.expansion
@@ -172,6 +398,7 @@ class BasicBlock(nn.Module):
         self.bn2 = make_norm(norm, out_channels)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
         self.act2 = make_activation(activation)
+        self._join(order, variant, survival, in_channels, out_channels, stride)
 
     @staticmethod
     def branch_layers(channels: int, stride: int = 1, stride_on: str = "1x1") -> tuple[Layer, ...]:
@@ -179,23 +406,24 @@ class BasicBlock(nn.Module):
         every block class, so ``layout.net_layout`` can ask any of them)."""
         return (Layer(3, channels, stride), Layer(3, channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
-        if self.shortcut is None:
-            return self.act2(residual)
-        return self.act2(residual + self.shortcut(x))
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(ResidualUnit):
     """1x1 (reduce) - 3x3 - 1x1 (restore, 4x channels), for ResNet-50/101/152 (Fig. 5 right).
 
     ``stride_on="1x1"`` puts the stride-2 on the first 1x1 convolution, as in the paper;
     ``"3x3"`` puts it on the 3x3 convolution, as torchvision does ("ResNet v1.5"): same
-    parameters, a few percent more multiply-adds.
+    parameters, a few percent more multiply-adds. ``order``, ``variant``, ``survival``: as in
+    ``BasicBlock``.
     """
 
     expansion = 4
-    response_modules = ("bn2",)
+    ORDERS = {  # He 2016, Fig. 4, with a third convolution
+        "original": (("conv1", "bn1", "act1", "conv2", "bn2", "act2", "conv3", "bn3"), ("act3",)),
+        "bn_after_add": (("conv1", "bn1", "act1", "conv2", "bn2", "act2", "conv3"), ("bn3", "act3")),
+        "relu_before_add": (("conv1", "bn1", "act1", "conv2", "bn2", "act2", "conv3", "bn3", "act3"), ()),
+        "relu_preact": (("act1", "conv1", "bn1", "act2", "conv2", "bn2", "act3", "conv3", "bn3"), ()),
+    }
+    RESPONSE_CONVS = ("conv2",)
 
     def __init__(
         self,
@@ -206,6 +434,10 @@ class Bottleneck(nn.Module):
         norm: str = "batch",
         activation: str = "relu",
         stride_on: str = "1x1",
+        *,
+        order: str = "original",
+        variant: str = "original",
+        survival: float = 1.0,
     ):
         super().__init__()
         out_channels = channels * self.expansion
@@ -220,6 +452,7 @@ class Bottleneck(nn.Module):
         self.bn3 = make_norm(norm, out_channels)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
         self.act3 = make_activation(activation)
+        self._join(order, variant, survival, in_channels, out_channels, stride)
 
     @staticmethod
     def branch_layers(channels: int, stride: int = 1, stride_on: str = "1x1") -> tuple[Layer, ...]:
@@ -227,24 +460,18 @@ class Bottleneck(nn.Module):
         return (Layer(1, channels, stride_1x1), Layer(3, channels, stride_3x3),
                 Layer(1, channels * Bottleneck.expansion))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.act1(self.bn1(self.conv1(x)))
-        out = self.act2(self.bn2(self.conv2(out)))
-        residual = self.bn3(self.conv3(out))
-        if self.shortcut is None:
-            return self.act3(residual)
-        return self.act3(residual + self.shortcut(x))
 
-
-class PreActBasicBlock(nn.Module):
-    """Pre-activation basic block (He et al. 2016): BN-act-conv, twice, then a clean addition.
+class PreActBasicBlock(ResidualUnit):
+    """Pre-activation basic block (He et al. 2016, Fig. 4(e)): BN-act-conv, twice, then a clean
+    addition: ``x_{l+1} = x_l + F(x_l)``, Eq. 4 and 5 exactly.
 
     Nothing follows the addition, so the identity path runs from block to block untouched.
     A projection shortcut reads the pre-activated input, as in the authors' code.
     """
 
     expansion = 1
-    response_modules = ("conv1", "conv2")
+    ORDERS = {"full_preact": (("bn1", "act1", "conv1", "bn2", "act2", "conv2"), ())}
+    RESPONSE_CONVS = ("conv1", "conv2")
     branch_layers = staticmethod(BasicBlock.branch_layers)
 
     def __init__(
@@ -255,6 +482,10 @@ class PreActBasicBlock(nn.Module):
         shortcut: str | None = "identity",
         norm: str = "batch",
         activation: str = "relu",
+        *,
+        order: str = "full_preact",
+        variant: str = "original",
+        survival: float = 1.0,
     ):
         super().__init__()
         out_channels = channels * self.expansion
@@ -265,6 +496,7 @@ class PreActBasicBlock(nn.Module):
         self.act2 = make_activation(activation)
         self.conv2 = conv3x3(channels, out_channels)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
+        self._join(order, variant, survival, in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         activated = self.act1(self.bn1(x))
@@ -272,14 +504,15 @@ class PreActBasicBlock(nn.Module):
         if self.shortcut is None:
             return residual
         shortcut_input = activated if isinstance(self.shortcut, ProjectionShortcut) else x
-        return residual + self.shortcut(shortcut_input)
+        return self._add(x, residual, self.shortcut(shortcut_input))
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(ResidualUnit):
     """Pre-activation bottleneck (He et al. 2016): (BN-act-conv) x3 with 1x1, 3x3, 1x1 convs."""
 
     expansion = 4
-    response_modules = ("conv2",)
+    ORDERS = {"full_preact": (("bn1", "act1", "conv1", "bn2", "act2", "conv2", "bn3", "act3", "conv3"), ())}
+    RESPONSE_CONVS = ("conv2",)
     branch_layers = staticmethod(Bottleneck.branch_layers)
 
     def __init__(
@@ -291,6 +524,10 @@ class PreActBottleneck(nn.Module):
         norm: str = "batch",
         activation: str = "relu",
         stride_on: str = "1x1",
+        *,
+        order: str = "full_preact",
+        variant: str = "original",
+        survival: float = 1.0,
     ):
         super().__init__()
         out_channels = channels * self.expansion
@@ -305,6 +542,7 @@ class PreActBottleneck(nn.Module):
         self.act3 = make_activation(activation)
         self.conv3 = conv1x1(channels, out_channels)
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride, norm)
+        self._join(order, variant, survival, in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         activated = self.act1(self.bn1(x))
@@ -314,7 +552,7 @@ class PreActBottleneck(nn.Module):
         if self.shortcut is None:
             return residual
         shortcut_input = activated if isinstance(self.shortcut, ProjectionShortcut) else x
-        return residual + self.shortcut(shortcut_input)
+        return self._add(x, residual, self.shortcut(shortcut_input))
 
 
 class DenseBlock(nn.Module):
@@ -384,4 +622,4 @@ def make_block(block: BlockLayout, norm: str, activation: str, bottleneck_stride
         return block_class(block.in_channels, block.out_channels, norm, activation)
     options = {"stride_on": bottleneck_stride} if block.type == "bottleneck" else {}
     return block_class(block.in_channels, block.channels, block.stride, block.shortcut, norm, activation,
-                       **options)
+                       order=block.order, variant=block.variant, survival=block.survival, **options)

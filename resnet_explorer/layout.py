@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .blocks import BLOCK_CLASSES, Layer
-from .options import SHORTCUTS, ShortcutOption
+from .options import SHORTCUT_VARIANTS, SHORTCUTS, ShortcutOption, survival_probabilities
 
 if TYPE_CHECKING:
     from .models import ModelConfig
@@ -40,6 +40,9 @@ class BlockLayout:
     layers: tuple[Layer, ...]  # the branch's layers, in order
     shortcut: str | None  # a kind in options.SHORTCUT_KINDS; None for plain blocks and transitions
     preact: bool = False  # pre-activation (He et al. 2016)
+    order: str = "original"  # where BN and ReLU sit: an options.ACTIVATION_ORDERS name (He 2016, Fig. 4)
+    variant: str = "original"  # what multiplies h and F: an options.SHORTCUT_VARIANTS name (Fig. 2)
+    survival: float = 1.0  # the probability that stochastic depth keeps the branch (Huang et al. 2016)
 
     @property
     def path(self) -> str:
@@ -87,6 +90,7 @@ class NetLayout:
     stages: tuple[StageLayout, ...]
     features: int  # channels that reach the fully connected layer
     final_norm: bool  # pre-activation nets end with BN and activation before pooling
+    final_activation: bool  # ... and ReLU-only pre-activation nets with an activation (He 2016, Section 4.1)
     num_classes: int
     block_type: str  # "basic", "bottleneck" or "dense"
     shortcut: str  # the shortcut option ("A", "B", "C", "none", "dense")
@@ -111,7 +115,8 @@ def net_layout(config: ModelConfig) -> NetLayout:
         stages.append(StageLayout(index, width, downsampling, blocks))
         channels = blocks[-1].out_channels
     block_type = "dense" if option.concatenates else config.block_type
-    return NetLayout(config.in_channels, stem, tuple(stages), channels, config.preact,
+    final_activation = config.activation_order in ("full_preact", "relu_preact")
+    return NetLayout(config.in_channels, stem, tuple(stages), channels, config.preact, final_activation,
                      config.num_classes, block_type, config.shortcut)
 
 
@@ -126,16 +131,31 @@ def _residual_blocks(config: ModelConfig, option: ShortcutOption, stage: int, co
     """``count`` residual (or plain) blocks; the first one strides and widens."""
     block_class = BLOCK_CLASSES[(config.block_type, config.preact)]
     out_channels = width * block_class.expansion
+    variant = SHORTCUT_VARIANTS[config.shortcut_variant]
+    survival = _survival(config)
+    first = sum(config.stage_blocks[:stage - 1])  # blocks before this stage
     blocks = []
     for position in range(count):
         block_stride = stride if position == 0 else 1
         changes = block_stride != 1 or in_channels != out_channels
+        kind = option.kind(changes)
+        if kind == "identity" and variant.identity_kind:
+            kind = variant.identity_kind  # the 1x1 conv shortcut "replaces the identity" (He 2016, Fig. 2(e))
         blocks.append(BlockLayout(
             f"block{position + 1}", stage, config.block_type, in_channels, width, out_channels,
             block_stride, block_class.branch_layers(width, block_stride, config.bottleneck_stride),
-            option.kind(changes), config.preact))
+            kind, config.preact, config.activation_order, config.shortcut_variant, survival[first + position]))
         in_channels = out_channels
     return tuple(blocks)
+
+
+def _survival(config: ModelConfig) -> tuple[float, ...]:
+    """Each block's survival probability, in forward order: 1 without stochastic depth, else
+    Huang et al. 2016's linear decay from about 1 to ``p_L`` over all the net's blocks."""
+    blocks = sum(config.stage_blocks)
+    if config.stochastic_depth is None:
+        return (1.0,) * blocks
+    return survival_probabilities(blocks, config.stochastic_depth)
 
 
 def _dense_blocks(config: ModelConfig, option: ShortcutOption, stage: int, count: int, width: int,

@@ -204,7 +204,6 @@ What differs, and why:
   (mean 0, standard deviation 1). Both centre the inputs; ours also scales them.
 """
 SCHEDULES = {"brief": BRIEF_SCHEDULE, "fast": FAST_SCHEDULE, "paper": PAPER_SCHEDULE}
-SCHEDULES = {"brief": BRIEF_SCHEDULE, "fast": FAST_SCHEDULE, "paper": PAPER_SCHEDULE}
 
 
 def default_schedule() -> str:

@@ -149,6 +149,40 @@ def test_use_batch_statistics_makes_eval_mode_normalize_like_a_training_step():
     np.testing.assert_allclose(responses.std, 1.0, atol=0.05)  # BN outputs, gamma = 1
 
 
+def test_the_he_2016_controls_are_hidden_until_asked_for_and_build_the_variant(explorer):
+    assert explorer.hidden_controls() == ["shortcut_variant", "activation_order", "stochastic_depth"]
+    explorer.show_controls(["shortcut_variant", "stochastic_depth"])
+    explorer.set_state({"shortcut_variant": "exclusive_gate", "stochastic_depth": 0.5})
+    assert explorer.errors == []
+    assert explorer.model.config.name == "ResNet-20 (A), exclusive gating, stochastic depth 0.5"
+    assert "283,626" in explorer.counts.value  # 269,722 + the nine gates: 3*272 + 544 + 2*1056 + 2112 + 2*4160
+    # the twin of a variant is the original ResNet, not the plain net
+    assert [trace.name for trace in explorer.gradients.data] == [explorer.model.config.name, "ResNet-20 (A)"]
+    marks = next(trace for trace in explorer.diagram.data if trace.name == "shortcut marks")
+    assert list(marks.text) == ["1−g"] * 9
+    survival = next(trace for trace in explorer.diagram.data if trace.name == "survival")
+    assert survival.text[-1] == "0.50"
+
+
+def test_the_probes_of_a_stochastic_depth_net_are_the_same_for_the_same_settings():
+    images, labels = _batch()
+    first = ArchitectureExplorer(depth=20, images=images, labels=labels, stochastic_depth=0.5, variants=True)
+    state = torch.random.get_rng_state()
+    second = ArchitectureExplorer(depth=20, images=images, labels=labels, stochastic_depth=0.5, variants=True)
+    assert torch.equal(state, torch.random.get_rng_state())  # the user's random numbers are left alone
+    assert np.array_equal(first.gradients.data[0].y, second.gradients.data[0].y, equal_nan=True)
+
+
+def test_a_combination_that_makes_no_sense_is_one_readable_line(explorer):
+    explorer.set_state({"preact": True, "activation_order": "relu_before_add"})
+    assert any("preact=True is activation_order='full_preact'" in error for error in explorer.errors)
+    assert "Traceback" not in explorer.status.value
+    explorer.set_state({"preact": False, "shortcut": "none"})
+    assert any("a plain net (shortcut='none') has no addition" in error for error in explorer.errors)
+    with pytest.raises(InvalidStateError, match="stochastic_depth: 0.3 is not allowed; allowed: 1.0, 0.8"):
+        explorer.set_state({"stochastic_depth": 0.3})
+
+
 @pytest.mark.parametrize("threads", [0, -2, 2.5, False])
 def test_threads_must_be_a_positive_whole_number(threads):
     with pytest.raises(ValueError, match="threads must be"):

@@ -28,6 +28,7 @@ def test_the_course_is_complete():
         "06_attribution",
         "07_going_deeper",
         "08_transfer_learning",
+        "12_identity_mappings",  # 09-11 come with issue 16
     ]
     assert PRIMER.exists()
 

@@ -8,7 +8,7 @@ import ipywidgets as widgets
 import pytest
 import torch
 
-from resnet_explorer.widgets.architecture_explorer import ArchitectureExplorer
+from resnet_explorer.widgets.architecture_explorer import VARIANT_CONTROLS, ArchitectureExplorer
 from resnet_explorer.widgets.scenarios import (
     Explorer,
     InvalidStateError,
@@ -50,7 +50,8 @@ def test_a_scenario_round_trips_values_and_hidden_controls(tmp_path, architectur
     explorer.hide_controls(["depth", "init"])
     path = save_scenario(explorer, tmp_path / "lesson.json")
     saved = json.loads(path.read_text())
-    assert saved["explorer"] == "ArchitectureExplorer" and saved["hidden"] == ["depth", "init"]
+    # the He 2016 controls are hidden by default, and a scenario says so
+    assert saved["explorer"] == "ArchitectureExplorer" and saved["hidden"] == ["depth", "init", *VARIANT_CONTROLS]
 
     images = torch.randn(4, 1, 16, 16)
     fresh = ArchitectureExplorer(depth=8, images=images, labels=torch.arange(4), compare_twin=False)
@@ -128,6 +129,22 @@ def test_bad_architecture_scenarios_name_the_valid_choices(tmp_path, architectur
         load_scenario(ArchitectureExplorer, path)
     with pytest.raises(InvalidStateError, match="does not exist"):
         load_scenario(architecture_explorer, tmp_path / "missing.json")
+
+
+def test_a_scenario_can_show_the_he_2016_controls_that_are_hidden_by_default(tmp_path):
+    images = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    explorer = ArchitectureExplorer(depth=8, images=images, labels=torch.arange(4), compare_twin=False)
+    assert explorer.hidden_controls() == list(VARIANT_CONTROLS)  # lessons 01-05 see five controls
+    path = tmp_path / "identity.json"
+    path.write_text(json.dumps({"format": "resnet_explorer.scenario", "version": 1,
+                                "explorer": "ArchitectureExplorer",
+                                "controls": {"depth": 14, "shortcut_variant": "exclusive_gate",
+                                             "stochastic_depth": 0.5},
+                                "hidden": ["init", "activation"]}))
+    shown = load_scenario(ArchitectureExplorer, path)
+    assert shown.hidden_controls() == ["activation", "init"]
+    assert shown.model.config.shortcut_variant == "exclusive_gate"
+    assert "ResNet-14 (A), exclusive gating, stochastic depth 0.5" in shown.counts.value
 
 
 def test_a_folder_or_a_deeply_nested_file_is_not_a_scenario(tmp_path):

@@ -15,6 +15,7 @@ from .images import image_grid
 from .live import LiveFigureWidget, update_in_place
 from .responses import layer_responses_figure
 from .style import PLAIN_COLOR, RESIDUAL_COLOR, set_theme
+from .variants import race_curves_figure, race_errors_figure
 
 __all__ = [
     "ExportError",
@@ -28,6 +29,8 @@ __all__ = [
     "gradient_flow_figure",
     "image_grid",
     "layer_responses_figure",
+    "race_curves_figure",
+    "race_errors_figure",
     "save_html",
     "sanity_check_figure",
     "sanity_maps_figure",

@@ -3,7 +3,10 @@
 Boxes are the first layer, every block and the head; arcs over the blocks are the shortcuts:
 solid for identity shortcuts, dotted for option A's zero-padding shortcut where the shape
 changes, dashed for projection shortcuts (options B and C), as the paper's Fig. 3 draws the
-shortcuts that change dimensions. A plain net has no arcs.
+shortcuts that change dimensions. A plain net has no arcs. The variants of He et al. 2016 are
+drawn on the arcs and boxes: the factor on each shortcut (×½, 1−g, drop) over its arc, the factor
+on each branch (×½, g) at the box's corner, 1x1 conv shortcuts dash-dotted; with stochastic depth,
+each block's survival probability under its box; the activation order in the subtitle.
 
 The figure always has the same traces in the same order (whatever the depth), so a widget can
 update a FigureWidget in place when the depth or shortcut changes.
@@ -20,7 +23,7 @@ import plotly.graph_objects as go
 from ..blocks import Layer
 from ..layout import BlockLayout
 from ..models import ModelConfig
-from ..options import SHORTCUT_KINDS, SHORTCUTS
+from ..options import ACTIVATION_ORDERS, SHORTCUT_KINDS, SHORTCUT_VARIANTS, SHORTCUTS
 from . import style
 
 # The axes are in pixels (x right, y down from the top of the plot area), so that boxes fit their
@@ -30,6 +33,7 @@ BLOCKS_PER_ROW = 18
 ROW_SPACING = 34  # between a box's bottom and the next row's arcs
 MARGIN_TOP = 135  # title, subtitle and legend
 MARGIN_SIDE = 20
+TITLE_CHARACTERS = 95  # the longest title that fits the figure's width at projector sizes
 
 #: Legend names of the shortcut arcs, one trace per kind of shortcut (``options.SHORTCUT_KINDS``).
 SHORTCUT_NAMES = [kind.legend for kind in SHORTCUT_KINDS.values()]
@@ -37,7 +41,8 @@ SHORTCUT_NAMES = [kind.legend for kind in SHORTCUT_KINDS.values()]
 MERGE_MARKERS = {"add": ("additions", "circle-cross"), "concatenate": ("concatenations", "diamond")}
 #: Trace names, in the figure's fixed order (the same for every architecture).
 TRACE_NAMES = ("path", "layer boxes", "block boxes", *SHORTCUT_NAMES,
-               *(name for name, _ in MERGE_MARKERS.values()), "labels", "row labels")
+               *(name for name, _ in MERGE_MARKERS.values()), "labels", "row labels",
+               "shortcut marks", "branch marks", "survival")
 
 
 def _as_config(model_or_config) -> ModelConfig:
@@ -81,8 +86,25 @@ def _title(config: ModelConfig, blocks: tuple[BlockLayout, ...]) -> str:
     per_block = max(len(block.layers) for block in main)
     transitions = len(blocks) - len(main)
     extra = f" (and {transitions} transitions)" if transitions else ""
-    return (f"{config.name}: 1 + {len(main)} {main[0].type} blocks × {per_block} + 1 = "
-            f"{per_block * len(main) + 2} layers{extra}<br><sup>{SHORTCUTS[config.shortcut].summary}</sup>")
+    layers = per_block * len(main) + 2
+    title = f"{config.name}: 1 + {len(main)} {main[0].type} blocks × {per_block} + 1 = {layers} layers{extra}"
+    if len(title) > TITLE_CHARACTERS:  # a long name (He 2016's variants): the count alone
+        title = f"{config.name}: {layers} layers{extra}"
+    return f"{title}<br><sup>{_subtitle(config, main)}</sup>"
+
+
+def _subtitle(config: ModelConfig, blocks: tuple[BlockLayout, ...]) -> str:
+    """The shortcut option, and what He 2016 / stochastic depth change, in one line."""
+    parts = [SHORTCUTS[config.shortcut].summary]
+    variant = SHORTCUT_VARIANTS[config.shortcut_variant]
+    if variant.name != "original":
+        parts.append(f"{variant.label} (He 2016, Fig. {variant.figure})")
+    order = ACTIVATION_ORDERS[config.activation_order]
+    if order.name != "original":
+        parts.append(f"{order.label}: F = {order.branch}, after ⊕: {order.after_addition}")
+    if config.stochastic_depth is not None:
+        parts.append(f"stochastic depth: survival {blocks[0].survival:.2f} → {blocks[-1].survival:.2f}")
+    return " · ".join(parts)
 
 
 def architecture_diagram(
@@ -131,6 +153,8 @@ def architecture_diagram(
     block_height = (layers_per_block * line_height + 12) if show_block_text else max(28.0, 2 * line_height)
     layer_height = 2 * line_height + 12
     rise = 22.0  # how far a shortcut climbs above its block
+    # Room for the survival probabilities under the boxes, with stochastic depth.
+    row_spacing = ROW_SPACING + (line_height if config.stochastic_depth is not None else 0)
     rows: list[tuple[str, tuple[BlockLayout, ...]]] = []
     for stage in layout.stages:
         side = image_size // stage.downsampling
@@ -143,6 +167,7 @@ def architecture_diagram(
     merges = {merge: ([], []) for merge in MERGE_MARKERS}
     labels = ([], [], [], [])  # x, y, text, hover
     row_labels = ([], [])  # y, text
+    shortcut_marks, branch_marks, survival_labels = ([], [], []), ([], [], []), ([], [], [])  # x, y, text
 
     def add(target, xs, ys):
         target[0].extend(xs)
@@ -171,7 +196,7 @@ def architecture_diagram(
         (stem_text, "the first layer (stem)")])
     y += layer_height / 2
     for label, members in rows:
-        y += ROW_SPACING + rise + block_height / 2
+        y += row_spacing + rise + block_height / 2
         row_labels[0].append(y)
         row_labels[1].append(label)
         top = y - block_height / 2 - rise
@@ -180,14 +205,31 @@ def architecture_diagram(
             layers_text = "<br>".join(_layer_text(layer) for layer in block.layers)
             no_shortcut = "none (transition)" if block.type == "transition" else "none (plain block)"
             hover = f"{block.path}<br>{layers_text}<br>shortcut: {block.shortcut or no_shortcut}"
+            variant = SHORTCUT_VARIANTS[block.variant]
+            if variant.name != "original":
+                hover += f"<br>on the shortcut: {variant.on_shortcut}, on the branch: {variant.on_branch}"
+            if block.order != "original":
+                hover += f"<br>{ACTIVATION_ORDERS[block.order].label}"
+            if block.survival < 1:
+                hover += f"<br>stochastic depth: kept with probability {block.survival:.3f}"
             add_box(block_boxes, x0 + gap / 2, x0 + slot - gap / 2, y, block_height / 2,
                     layers_text if show_block_text else "", hover)
             if block.shortcut is not None:
                 add(arcs[block.shortcut], *_shortcut_path(x0, x0 + slot, y, top, min(12.0, slot / 5)))
                 add(merges[SHORTCUT_KINDS[block.shortcut].merge], [x0 + slot], [y])
+                for marks, mark, x, y_mark in ((shortcut_marks, variant.shortcut_mark, x0 + slot / 2, top - 2),
+                                               (branch_marks, variant.branch_mark, x0 + slot - gap / 2,
+                                                y - block_height / 2 - 1)):
+                    if mark:
+                        for values, value in zip(marks, (x, y_mark, mark)):
+                            values.append(value)
+            if block.survival < 1:
+                for values, value in zip(survival_labels, (x0 + slot / 2, y + block_height / 2 + 1,
+                                                           f"{block.survival:.2f}")):
+                    values.append(value)
         add(path, [label_width, label_width + len(members) * slot, None], [y, y, None])
         y += block_height / 2
-    y += ROW_SPACING + layer_height / 2
+    y += row_spacing + layer_height / 2
     add_layer_row(y, "head", [("global average pool", "average over each map"),
                               (f"fc, {config.num_classes} classes", "fully connected layer, then softmax")])
     plot_height = y + layer_height / 2 + ROW_SPACING / 2
@@ -215,6 +257,12 @@ def architecture_diagram(
     traces.append(go.Scatter(
         name="row labels", x=[label_width - 12] * len(row_labels[0]), y=row_labels[0],
         text=row_labels[1], mode="text", textposition="middle left", textfont=dict(size=label_size)))
+    mark_font = dict(size=text_size, color=style.RESIDUAL_COLOR)
+    for name, (xs, ys, texts), position in (("shortcut marks", shortcut_marks, "top center"),
+                                            ("branch marks", branch_marks, "top left"),
+                                            ("survival", survival_labels, "bottom center")):
+        traces.append(go.Scatter(name=name, x=xs, y=ys, text=texts, mode="text", textposition=position,
+                                 textfont=mark_font if name != "survival" else dict(size=text_size - 2)))
     for trace in traces:
         if trace.name not in SHORTCUT_NAMES:
             trace.showlegend = False

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import style
+from .variants import variant_styles
 
 QUANTITIES = {
     "output": ("layer_names", "output_grad_norm", "gradient norm at each layer"),
@@ -21,6 +22,7 @@ def gradient_flow_figure(
     quantity: str = "output",
     title: str | None = "Gradient flow",
     subtitle: str | None = None,
+    distinct: bool = False,
     width: int | None = None,
     height: int | None = None,
     large: bool | None = None,
@@ -31,6 +33,8 @@ def gradient_flow_figure(
         results: a ``GradientFlow`` (``resnet_explorer.probes.gradient_flow``) or a list of them.
         quantity: ``"output"`` (gradient with respect to each 3x3 layer's response; the same
             layers as Fig. 7) or ``"weight"`` (gradient of each conv and fc weight).
+        distinct: each net its own colour (the variants of one net, He 2016), instead of one
+            colour per family shaded by depth.
 
     A plain net's gradient shrinks (or explodes) towards the first layers; a ResNet's identity
     shortcuts carry it back at a similar size. Zeros cannot be drawn on a log axis and are left out.
@@ -41,7 +45,8 @@ def gradient_flow_figure(
         results = [results]
     names_field, values_field, axis_title = QUANTITIES[quantity]
     look = style.theme(large)
-    styles = style.series_styles([result.model_name for result in results])
+    names = [result.model_name for result in results]
+    styles = variant_styles(names) if distinct else style.series_styles(names)
     figure = go.Figure()
     for result, series in zip(results, styles):
         values = np.asarray(getattr(result, values_field), dtype=float)

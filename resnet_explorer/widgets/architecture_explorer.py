@@ -35,7 +35,16 @@ from ..figures.live import LiveFigureWidget, update_in_place
 from ..figures.responses import layer_responses_figure
 from ..hooks import hooked
 from ..models import build_model
-from ..options import ACTIVATIONS, INITS, cifar_depths, nearest_cifar_depths, shortcut_buttons
+from ..options import (
+    ACTIVATION_ORDERS,
+    ACTIVATIONS,
+    INITS,
+    SHORTCUT_VARIANTS,
+    STOCHASTIC_DEPTH_DEFAULT,
+    cifar_depths,
+    nearest_cifar_depths,
+    shortcut_buttons,
+)
 from ..speed import thread_limit
 from .explorer import Explorer, InvalidStateError
 from .look import status_html, text_html
@@ -45,6 +54,18 @@ DEPTHS = cifar_depths()
 #: (label, option) of the shortcut buttons: the paper's options A, B, C and the plain net.
 SHORTCUTS = shortcut_buttons()
 PANEL_TITLES = {"gradients": "Gradient flow", "responses": "Layer responses (Fig. 7)"}
+#: The He 2016 controls: hidden unless asked for (``variants=True``, or a scenario that shows them),
+#: so that lessons 01-05 keep five simple controls.
+VARIANT_CONTROLS = ("shortcut_variant", "activation_order", "stochastic_depth")
+#: (label, value) of each He 2016 choice; full pre-activation is the "pre-activation" checkbox.
+VARIANT_CHOICES = tuple((f"{variant.label} (Fig. {variant.figure})" if variant.figure != "-" else variant.label,
+                         variant.name) for variant in SHORTCUT_VARIANTS.values())
+ORDER_CHOICES = tuple((f"{order.label} (Fig. {order.figure})", order.name)
+                      for order in ACTIVATION_ORDERS.values() if order.name != "full_preact")
+#: p_L = 1 keeps every block: "off" (a Dropdown cannot show None as a choice).
+STOCHASTIC_DEPTH_CHOICES = (("off (p_L = 1)", 1.0), ("p_L = 0.8", 0.8),
+                            (f"p_L = {STOCHASTIC_DEPTH_DEFAULT} (Huang et al.)", STOCHASTIC_DEPTH_DEFAULT),
+                            ("p_L = 0.2", 0.2))
 
 
 @dataclass(frozen=True)
@@ -127,21 +148,27 @@ class ArchitectureExplorer(Explorer):
         batch_norm: BN after each conv. activation: "relu", "tanh" or "sigmoid".
         init: "kaiming" (the paper's), "xavier" or "default" (PyTorch's). preact: pre-activation
         blocks (He et al. 2016). compare_twin: also draw the plain twin of a ResNet (or the
-        ResNet-A twin of a plain net) in the probe figures.
+        ResNet-A twin of a plain net; for a net with a He 2016 variant, the original ResNet) in
+        the probe figures. shortcut_variant, activation_order, stochastic_depth: as in
+        ``build_model`` (He et al. 2016, Huang et al. 2016; stochastic depth 1.0 or None: off);
+        hidden unless ``variants=True`` or a scenario shows them.
 
     Other options:
         images, labels: the probe batch (N, C, H, W) and its labels; default ``batch_size``
             images of ``load_dataset()`` at ``image_size`` x ``image_size``.
         counts_input: the input size the counts are for; default the paper's CIFAR-10 image
             (3, 32, 32), so ResNet-56 (A) shows 853,018 parameters as in Table 6.
-        seed: the weights' seed; the same settings always give the same net.
+        seed: the weights' seed (and stochastic depth's draws); the same settings always give
+            the same net and the same probes.
+        variants: show the He 2016 controls (``VARIANT_CONTROLS``) from the start.
         threads: torch threads while refreshing. The probe batch is tiny, so one thread loses
             little, and on a busy 2-core machine it is several times faster than two
             (``benchmarks/bench_slider.py`` measures both); ``None`` keeps torch's setting.
         large: projector-sized fonts (default: the figures' current theme).
     """
 
-    CONTROL_NAMES = ("depth", "shortcut", "batch_norm", "activation", "init", "preact", "compare_twin")
+    CONTROL_NAMES = ("depth", "shortcut", "batch_norm", "activation", "init", "preact", "compare_twin",
+                     *VARIANT_CONTROLS)
 
     def __init__(
         self,
@@ -152,7 +179,11 @@ class ArchitectureExplorer(Explorer):
         init: str = "kaiming",
         preact: bool = False,
         compare_twin: bool = True,
+        shortcut_variant: str = "original",
+        activation_order: str = "original",
+        stochastic_depth: float | None = None,
         *,
+        variants: bool = False,
         images: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         num_classes: int | None = None,
@@ -192,6 +223,15 @@ class ArchitectureExplorer(Explorer):
             "preact": widgets.Checkbox(value=False, description="pre-activation", indent=False, layout=wide()),
             "compare_twin": widgets.Checkbox(value=True, description="compare with twin (plain ↔ ResNet)",
                                              indent=False, layout=wide()),
+            "shortcut_variant": widgets.Dropdown(options=VARIANT_CHOICES, value="original",
+                                                 description="shortcut (He 2016)", layout=widgets.Layout(width="auto"),
+                                                 style={"description_width": "initial"}),
+            "activation_order": widgets.Dropdown(options=ORDER_CHOICES, value="original",
+                                                 description="activation order", layout=widgets.Layout(width="auto"),
+                                                 style={"description_width": "initial"}),
+            "stochastic_depth": widgets.Dropdown(options=STOCHASTIC_DEPTH_CHOICES, value=1.0,
+                                                 description="stochastic depth", layout=widgets.Layout(width="auto"),
+                                                 style={"description_width": "initial"}),
         })
         self.counts = widgets.HTML()
         self.status = widgets.HTML()
@@ -209,13 +249,19 @@ class ArchitectureExplorer(Explorer):
             widgets.HBox([controls["activation"], controls["init"]], layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([controls["batch_norm"], controls["preact"], controls["compare_twin"]],
                          layout=widgets.Layout(grid_gap="24px")),
+            widgets.HBox([controls[name] for name in VARIANT_CONTROLS],
+                         layout=widgets.Layout(flex_flow="row wrap", grid_gap="12px")),
             self.counts,
             self.status,
             self.diagram,
             widgets.HBox([self.gradients, self.responses], layout=widgets.Layout(flex_flow="row wrap")),
         ])
+        if not variants:
+            self.hide_controls(VARIANT_CONTROLS)
         self._start(dict(depth=depth, shortcut=shortcut, batch_norm=batch_norm, activation=activation,
-                         init=init, preact=preact, compare_twin=compare_twin))
+                         init=init, preact=preact, compare_twin=compare_twin, shortcut_variant=shortcut_variant,
+                         activation_order=activation_order,
+                         stochastic_depth=1.0 if stochastic_depth is None else stochastic_depth))
 
     # -- setting up ---------------------------------------------------------------------------
 
@@ -248,9 +294,13 @@ class ArchitectureExplorer(Explorer):
     def model_options(self) -> dict:
         """The ``build_model`` arguments the controls describe (without the input's channels)."""
         values = {name: control.value for name, control in self.controls.items()}
-        return dict(depth=values["depth"], shortcut=values["shortcut"], preact=values["preact"],
-                    norm="batch" if values["batch_norm"] else "none",
-                    activation=values["activation"], init=values["init"])
+        options = dict(depth=values["depth"], shortcut=values["shortcut"], preact=values["preact"],
+                       norm="batch" if values["batch_norm"] else "none",
+                       activation=values["activation"], init=values["init"])
+        extra = {name: values[name] for name in VARIANT_CONTROLS}
+        # Only what differs from the defaults, so the lessons' nets keep their names and counts.
+        return options | {name: value for name, value in extra.items()
+                          if value != self.controls[name].options[0][1]}
 
     def _build(self, options: dict, in_channels: int, num_classes: int) -> nn.Module:
         """The net at initialization: the same settings always give the same weights."""
@@ -313,6 +363,10 @@ class ArchitectureExplorer(Explorer):
             f"<b>{multiply_adds / 1e6:,.1f} million</b> multiply-adds per {size} image", kind="headline")
 
     def _twin_options(self, options: dict) -> dict:
+        """The twin: the original ResNet of a He 2016 variant, else plain <-> ResNet-A."""
+        original = {name: value for name, value in options.items() if name not in VARIANT_CONTROLS}
+        if original != options:
+            return original
         return options | {"shortcut": "A" if options["shortcut"] == "none" else "none"}
 
     def _update_probes(self, options: dict) -> None:
@@ -329,11 +383,9 @@ class ArchitectureExplorer(Explorer):
             models = [self.model]
             if self.controls["compare_twin"].value:
                 models.append(self._build(self._twin_options(options), batch.images.shape[1], batch.num_classes))
-            if batch.labels is None:
-                flows, responses = None, [responses_at_initialization(model, batch.images) for model in models]
-            else:
-                flows, responses = zip(*(probe_training_step(model, batch.images, batch.labels)
-                                         for model in models))
+            with torch.random.fork_rng(devices=[]):  # stochastic depth draws: the same for the same settings
+                torch.manual_seed(self.seed)
+                flows, responses = self._probe(models, batch)
         except Exception as error:
             self._clear_probe_figures("failed")
             self._report("the probes", error)
@@ -346,6 +398,13 @@ class ArchitectureExplorer(Explorer):
                                         show_sorted=False, large=self.large,
                                         **self._panel_size(self.responses))
         update_in_place(self.responses, self._panel_layout(figure))
+
+    @staticmethod
+    def _probe(models: list[nn.Module], batch: ProbeBatch) -> tuple:
+        """Gradient flows (None without labels) and layer responses of ``models`` on ``batch``."""
+        if batch.labels is None:
+            return None, [responses_at_initialization(model, batch.images) for model in models]
+        return tuple(zip(*(probe_training_step(model, batch.images, batch.labels) for model in models)))
 
     @staticmethod
     def _panel_size(figure: go.FigureWidget) -> dict:

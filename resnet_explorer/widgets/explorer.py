@@ -197,7 +197,11 @@ class Explorer:
 
     @classmethod
     def from_state(cls, state: Mapping, **options) -> Explorer:
-        """Build an explorer whose controls start at ``state``'s values (one refresh, not two)."""
+        """Build an explorer whose controls start at ``state``'s values (one refresh, not two).
+
+        ``state["hidden"]``, when given, is exactly the controls to hide: the others are shown,
+        also those an explorer hides by default (the architecture explorer's He 2016 controls).
+        """
         values = state.get("controls", {})
         unknown = [name for name in values if name not in cls.CONTROL_NAMES]
         if unknown:
@@ -205,8 +209,11 @@ class Explorer:
                 f"{cls.__name__} has no control {', '.join(repr(n) for n in unknown)}; "
                 f"its controls are {', '.join(cls.CONTROL_NAMES)}")
         explorer = cls(**values, **options)
-        if state.get("hidden"):
-            explorer.hide_controls(state["hidden"])
+        if "hidden" in state:
+            hidden = explorer._as_name_list(state["hidden"], '"hidden"')
+            explorer._check_names(hidden)
+            explorer.show_controls(explorer.controls)
+            explorer.hide_controls(hidden)
         return explorer
 
     def _repr_mimebundle_(self, **kwargs):

@@ -27,7 +27,7 @@ LESSONS = sorted(path.name for path in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_lesson_is_covered():
-    assert len(LESSONS) == 9
+    assert len(LESSONS) == 10
 
 
 @pytest.mark.browser
@@ -171,3 +171,29 @@ def test_figures_fit_a_projector_window_with_the_side_panel_open(jupyter_lab, pa
         box = legend.bounding_box()
         assert box["x"] + box["width"] <= area["x"] + area["width"] + 1
     screenshot(page, f"fit_1280_{name.removesuffix('.ipynb')}", cell.locator(".jp-OutputArea").first)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(420)
+def test_lesson_12_shows_the_shipped_race_and_the_explorer_offers_the_variants(jupyter_lab, page):
+    open_notebook(page, jupyter_lab, "12_identity_mappings.ipynb")
+    run_all_cells(page, timeout=360)
+    assert error_outputs(page) == []
+    for title, name in (("Gradient flow at initialization", "12_gradient_flow"), ("Final errors", "12_race_errors")):
+        figure = page.locator(".js-plotly-plot").filter(has_text=title).first
+        figure.scroll_into_view_if_needed()
+        wait_for_plotly(figure)
+        screenshot(page, name, figure)
+
+    explorer = page.locator(".rx-explorer").filter(has=page.locator(".widget-dropdown")).last
+    gradients = explorer.locator(".js-plotly-plot").nth(1)  # diagram, gradient flow, layer responses
+    gradients.scroll_into_view_if_needed()
+    before = wait_for_plotly(gradients, timeout=90)
+    wait_for_text(page, "ResNet-56 (A), shortcut scaled 0.5", within=explorer)
+    variant = explorer.locator(".widget-dropdown").filter(has_text="shortcut (He 2016)").locator("select")
+    variant.select_option(label="exclusive gating (Fig. 2(c))")
+    wait_for_text(page, "ResNet-56 (A), exclusive gating", within=explorer)
+    wait_for_text(page, "899,850", within=explorer)  # 853,018 + the gates' 46,832
+    wait_for_plotly_change(gradients, before)
+    assert error_outputs(page) == []
+    screenshot(page, "12_explorer_exclusive_gating", explorer)
