@@ -12,6 +12,9 @@ The public API, in the order a lesson meets it::
     rx.build_model(56, shortcut_variant="exclusive_gate")    # He et al. 2016's variants
     rx.load_race("identity_mappings")                        # a race run once and shipped
     rx.attribute(model, image, "integrated_gradients")       # captum attribution maps
+    rx.lesion_study(model, images, labels)                   # why ResNets train: Veit et al. 2016,
+    rx.shattered_gradients()                                 # Balduzzi et al. 2017,
+    rx.loss_landscape(model, images, labels)                 # Li et al. 2018
     rx.figures.training_curves([history])                     # plotly figures
     from resnet_explorer.widgets import TrainingRace          # ipywidgets explorers
 
@@ -27,12 +30,17 @@ from .counting import count_flops, count_params, describe
 from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
 from .environment_check import check_environment, fast_mode
+from .fully_connected import fully_connected_net
 from .history import History
+from .landscape import LossLandscape, loss_landscape
+from .lesion import LesionStudy, lesion_study, lesioned
 from .models import ModelConfig, ResNet, build_model
+from .paths import PathGradients, path_gradients
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
 from .schedules import Schedule
+from .shattering import GradientAlongLine, ShatteredGradients, gradient_along_line, shattered_gradients
 from .shipped_races import ShippedRace, load_race
 from .speed import thread_policy
 from .torchvision_compat import from_torchvision
@@ -44,15 +52,20 @@ __all__ = [
     "CorruptDatasetError",
     "Dataset",
     "DatasetNotFoundError",
+    "GradientAlongLine",
     "GradientFlow",
     "History",
     "LayerResponses",
+    "LesionStudy",
+    "LossLandscape",
     "ModelConfig",
+    "PathGradients",
     "Recorder",
     "ResNet",
     "RunCache",
     "SanityCheckResult",
     "Schedule",
+    "ShatteredGradients",
     "ShippedRace",
     "attribute",
     "build_model",
@@ -66,13 +79,20 @@ __all__ = [
     "describe",
     "fast_mode",
     "from_torchvision",
+    "fully_connected_net",
+    "gradient_along_line",
     "gradient_flow",
     "layer_responses",
+    "lesion_study",
+    "lesioned",
     "list_checkpoints",
     "load_checkpoint",
     "load_dataset",
     "load_image",
     "load_race",
+    "loss_landscape",
+    "path_gradients",
+    "shattered_gradients",
     "thread_policy",
     "train",
 ]

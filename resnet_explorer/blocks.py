@@ -332,6 +332,12 @@ class ResidualUnit(nn.Module):
         self.stochastic_depth = StochasticDepth(survival) if survival < 1 else None
 
     @property
+    def branch_output(self) -> str:
+        """The module whose output is the branch ``F(x)``, just before the addition: what a lesion
+        study zeroes to leave the block its shortcut alone (Veit et al. 2016), in any order."""
+        return self.branch_modules[-1]
+
+    @property
     def response_modules(self) -> tuple[str, ...]:
         """Modules whose outputs are the responses of the block's 3x3 layers (Fig. 7): after the
         conv's own BN (``conv2`` -> ``bn2``), before the activation or the addition; the conv

@@ -267,8 +267,26 @@ def test_update_in_place_keeps_the_state_a_late_browser_reads_up_to_date():
                                                              train_subset_error=[0.5, 0.2])))
     stored = widget.get_state(["_widget_data"])["_widget_data"]
     assert [trace["type"] for trace in stored] == [trace.type for trace in widget.data]
-    first_y = stored[0]["y"]  # arrays are sent as binary buffers
-    np.testing.assert_array_equal(np.frombuffer(first_y["buffer"], dtype=first_y["dtype"]), [0.5, 0.2])
+    assert list(stored[0]["y"]) == [0.5, 0.2]
+
+
+def test_update_in_place_sends_arrays_as_lists():
+    """A browser answers typed arrays with differences plotly's Python side cannot merge."""
+    widget = go.FigureWidget(layout=dict(width=300, height=200))
+    source = go.Figure(go.Scatter(x=np.arange(4), y=np.array([0.5, 0.4, 0.3, 0.2])),
+                       layout=dict(xaxis=dict(tickvals=np.arange(4))))
+    update_in_place(widget, source)  # traces added
+    update_in_place(widget, go.Figure(go.Scatter(x=np.arange(4), y=np.array([0.1, 0.2, 0.3, 0.4]))))  # changed
+
+    def arrays(value):
+        if isinstance(value, dict):
+            return sum((arrays(item) for item in value.values()), [])
+        if isinstance(value, (list, tuple)):
+            return sum((arrays(item) for item in value), [])
+        return [value] if isinstance(value, np.ndarray) else []
+
+    assert arrays(widget._data) == [] and arrays(widget._layout) == []
+    assert list(widget.data[0].y) == [0.1, 0.2, 0.3, 0.4]
 
 
 def test_save_html_writes_a_self_contained_page(tmp_path):

@@ -28,7 +28,10 @@ def test_the_course_is_complete():
         "06_attribution",
         "07_going_deeper",
         "08_transfer_learning",
-        "12_identity_mappings",  # 09-11 come with issue 16
+        "09_lesion_study",
+        "10_shattered_gradients",
+        "11_loss_landscape",
+        "12_identity_mappings",
     ]
     assert PRIMER.exists()
 

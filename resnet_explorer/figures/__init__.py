@@ -12,8 +12,11 @@ from .curves import training_curves
 from .export import ExportError, save_html, save_image
 from .gradients import gradient_flow_figure
 from .images import image_grid
+from .landscape import landscape_contour_figure, landscape_curves_figure, landscape_surface_figure
+from .lesion import block_deletion_figure, lesion_curves_figure, path_lengths_figure
 from .live import LiveFigureWidget, update_in_place
 from .responses import layer_responses_figure
+from .shattering import autocorrelation_figure, gradient_traces_figure
 from .style import PLAIN_COLOR, RESIDUAL_COLOR, set_theme
 from .variants import race_curves_figure, race_errors_figure
 
@@ -25,10 +28,18 @@ __all__ = [
     "architecture_diagram",
     "attribution_grid",
     "attribution_overlay",
+    "autocorrelation_figure",
+    "block_deletion_figure",
     "cost_comparison",
     "gradient_flow_figure",
+    "gradient_traces_figure",
     "image_grid",
+    "landscape_contour_figure",
+    "landscape_curves_figure",
+    "landscape_surface_figure",
     "layer_responses_figure",
+    "lesion_curves_figure",
+    "path_lengths_figure",
     "race_curves_figure",
     "race_errors_figure",
     "save_html",

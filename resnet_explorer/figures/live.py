@@ -63,9 +63,28 @@ def _same(old, new) -> bool:
     return type(old) is type(new) and old == new
 
 
+def _plain(value):
+    """``value`` with numpy arrays as lists (nested dicts and lists included).
+
+    Why: a FigureWidget sends arrays to the browser as typed arrays, and plotly.js there
+    answers with the differences it finds, typed arrays written as dicts, which plotly's
+    Python side fails to merge into an array property (a ``ValueError`` in the kernel, and
+    a figure that stops following). Lists travel as lists both ways.
+    """
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def _changes(old: dict, new: dict) -> dict:
-    """The properties of ``new`` that differ from ``old``; ``None`` for those ``new`` drops."""
-    changes = {key: value for key, value in new.items() if key not in old or not _same(old[key], value)}
+    """The properties of ``new`` that differ from ``old`` (arrays as lists); ``None`` for those
+    ``new`` drops."""
+    changes = {key: _plain(value) for key, value in new.items()
+               if key not in old or not _same(old[key], value)}
     changes.update({key: None for key in old if key not in new})
     return changes
 
@@ -74,7 +93,7 @@ def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidg
     """Make ``target`` show ``source``, keeping ``target`` (the object on screen) the same.
 
     Inside one ``batch_update``, each trace's changed properties are replaced whole (arrays
-    included), then the layout's. When the traces differ in number or type they are removed
+    included, sent as lists: see ``_plain``), then the layout's. When the traces differ in number or type they are removed
     and added again. Then the widget's stored state is brought up to date (see
     ``_store_widget_state``).
     """
@@ -89,7 +108,7 @@ def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidg
                     old.update(changes, overwrite=True)
         else:
             target.data = []
-            target.add_traces(list(source.data))
+            target.add_traces([_plain(trace.to_plotly_json()) for trace in source.data])
         layout_changes = _changes(target.layout.to_plotly_json(), source.layout.to_plotly_json())
         if layout_changes:
             target.layout.update(layout_changes, overwrite=True)

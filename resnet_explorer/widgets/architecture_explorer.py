@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from .. import probes
+from .._model_state import use_batch_statistics
 from ..checks import check_whole_number
 from ..counting import count_flops, count_params
-from ..device import model_device
 from ..figures import style
 from ..figures.architecture import architecture_diagram
 from ..figures.gradients import gradient_flow_figure
@@ -116,28 +116,6 @@ def responses_at_initialization(model: nn.Module, images: torch.Tensor) -> probe
     """``layer_responses`` with BN normalizing by the batch's statistics (when there are no labels)."""
     use_batch_statistics(model, images)
     return probes.layer_responses(model, images)
-
-
-def use_batch_statistics(model: nn.Module, images: torch.Tensor) -> None:
-    """Set every BN layer's running statistics to those of ``images`` (one forward pass).
-
-    A freshly built net's BN layers hold mean 0 and variance 1, so in eval mode they do nothing
-    and the net behaves as if it had no BN. After this, eval mode normalizes as a training step
-    would, and the layer responses show what training starts from.
-    """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    momenta = [norm.momentum for norm in norms]
-    try:
-        for norm in norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # cumulative average: after one batch, exactly its statistics
-        with hooked(model, {}, training=True), torch.no_grad():
-            model(images.to(model_device(model)))
-    finally:
-        for norm, momentum in zip(norms, momenta):
-            norm.momentum = momentum
 
 
 class ArchitectureExplorer(Explorer):

@@ -517,9 +517,9 @@ class TrainingRace(Explorer):
             return False
         training, test = slots
         with self.figure.batch_update():
-            points = curve_points(history)
-            training.x, training.y = points["train"]
-            test.x, test.y = points["test"]
+            points = curve_points(history)  # as lists, as update_in_place sends them (see live._plain)
+            training.x, training.y = (values.tolist() for values in points["train"])
+            test.x, test.y = (values.tolist() for values in points["test"])
         return True
 
     def _show_progress(self, race: RaceProgress) -> None:

@@ -680,8 +680,9 @@ def wait_for_widgets(page, *, timeout: float = 60.0) -> None:
 _PLOTLY_TRACES_JS = """
 (elements) => {
   const parts = [];
+  // SVG traces; a 3-D (WebGL) scene draws into a canvas, which plotly removes when WebGL fails
   const selector = 'path.js-line, path.js-fill, path.point, .point path, ' +
-                   '.heatmaplayer image, .imagelayer image, .trace image';
+                   '.heatmaplayer image, .imagelayer image, .trace image, .gl-container canvas';
   for (const el of elements) {
     const plots = el.matches('.js-plotly-plot') ? [el]
                                                 : [...el.querySelectorAll('.js-plotly-plot')];

@@ -27,7 +27,7 @@ LESSONS = sorted(path.name for path in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_every_lesson_is_covered():
-    assert len(LESSONS) == 10
+    assert len(LESSONS) == 13
 
 
 @pytest.mark.browser
@@ -62,6 +62,26 @@ def test_architecture_explorer_follows_depth_and_shortcut(jupyter_lab, page):
     wait_for_plotly_change(diagram, after_depth)
     assert error_outputs(page) == []
     screenshot(page, "01_explorer_depth32_option_C", explorer)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(420)
+def test_lesion_explorer_follows_the_slider_and_a_block_button(jupyter_lab, page):
+    open_notebook(page, jupyter_lab, "09_lesion_study.ipynb")
+    run_all_cells(page, timeout=360)
+    explorer = page.locator(".widget-vbox").filter(has_text="Which blocks").last
+    figure = explorer.locator(".js-plotly-plot").first
+    figure.scroll_into_view_if_needed()
+    before = wait_for_plotly(figure)
+
+    press_slider(page, explorer.locator(".widget-slider").first, "ArrowRight", 2)  # 2 blocks removed
+    wait_for_text(page, re.compile(r"Removed \(random draw 0\): \d"), within=explorer)
+    after_slider = wait_for_plotly_change(figure, before)
+    explorer.locator("button.widget-toggle-button").filter(has_text="2.1").click()  # a downsampling block
+    wait_for_text(page, "plain-56 cannot run without stage2.block1", within=explorer)
+    wait_for_plotly_change(figure, after_slider)
+    assert error_outputs(page) == []
+    screenshot(page, "09_lesion_explorer", explorer)
 
 
 def start_a_race_and_stop_it(page):
