@@ -107,12 +107,34 @@ def report(path: Path) -> None:
         spread = f" (min {min(values):.2f}, max {max(values):.2f}, {len(values)} seeds)"
         print(f"  {size}x{size}, {steps:>6} steps, {names[index]:<14} "
               f"{statistics.mean(values):.2f}{spread}")
+    _report_during_training(by_key)
     print("\nerrors (train subset / test) of each run")
     for key, r in sorted(by_key.items()):
         print(f"  {r['net']:<10} {r['steps']:>6} steps {r['image_size']}x{r['image_size']} seed "
               f"{r['seed']}: train {r['final_train_error']:.3f} test {r['final_test_error']:.3f} "
               f"median response {r['median_response']:.3f}, {r['seconds']:.0f} s "
               f"({r['threads']} thread(s), {r['precision']})")
+
+
+def _report_during_training(by_key: dict) -> None:
+    """The median-response ratios at the steps each long run measured on its way ("midway")."""
+    pairs = [("plain-20", "resnet-20"), ("plain-56", "resnet-56"), ("resnet-20", "resnet-56"),
+             ("resnet-56", "resnet-110")]
+    for size, steps, seed in sorted({(k[2], k[1], k[3]) for k in by_key}):
+        midway = {net: {m["step"]: m["median"] for m in by_key[(net, steps, size, seed)].get("midway", [])}
+                  for net in NETS if (net, steps, size, seed) in by_key}
+        shown = [(a, b) for a, b in pairs if midway.get(a) and midway.get(b)]
+        if not shown:
+            continue
+        print(f"\nduring the {steps}-step runs ({size}x{size}, seed {seed}): median ratio at each step")
+        print(f"{'step':>6}  " + "  ".join(f"{_short(a)}/{_short(b)}".rjust(13) for a, b in shown))
+        for step in sorted(set.intersection(*(set(midway[a]) & set(midway[b]) for a, b in shown))):
+            print(f"{step:>6}  " + "  ".join(f"{midway[a][step] / midway[b][step]:13.2f}" for a, b in shown))
+
+
+def _short(net: str) -> str:
+    """``"resnet-56"`` -> ``"res56"``, ``"plain-20"`` -> ``"plain20"`` (the table's column names)."""
+    return net.replace("resnet-", "res").replace("-", "")
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ The public API, in the order a lesson meets it::
     rx.count_params(model), rx.count_flops(model, (3, 32, 32))
     data = rx.load_dataset(image_size=16)         # Fashion-MNIST, shipped, offline
     history = rx.train(model, data)               # brief CPU schedule; History of the run
+    deeper = rx.deepen(model, 110)                # the same function with identity blocks added
+    rx.race_results()                             # lesson 02's race at once: cached or shipped runs
     rx.layer_responses(model, data.test_images[:256])        # Fig. 7
     rx.gradient_flow(model, images, labels)                  # per-layer gradient norms
     rx.build_model(56, shortcut_variant="exclusive_gate")    # He et al. 2016's variants
@@ -27,6 +29,7 @@ import importlib
 from .attribution import Attribution, attribute, load_image
 from .checkpoints import checkpoint_info, list_checkpoints, load_checkpoint
 from .counting import count_flops, count_params, describe
+from .deepen import deepen
 from .data import DATASET_NAMES, CorruptDatasetError, Dataset, DatasetNotFoundError, load_dataset
 from .device import default_device
 from .environment_check import check_environment, fast_mode
@@ -36,6 +39,7 @@ from .landscape import LossLandscape, loss_landscape
 from .lesion import LesionStudy, lesion_study, lesioned
 from .models import ModelConfig, ResNet, build_model
 from .paths import PathGradients, path_gradients
+from .race import race_results
 from .probes import GradientFlow, LayerResponses, Recorder, gradient_flow, layer_responses
 from .run_cache import RunCache
 from .sanity import SanityCheckResult, cascading_randomization
@@ -75,6 +79,7 @@ __all__ = [
     "compare",
     "count_flops",
     "count_params",
+    "deepen",
     "default_device",
     "describe",
     "fast_mode",
@@ -92,6 +97,7 @@ __all__ = [
     "load_race",
     "loss_landscape",
     "path_gradients",
+    "race_results",
     "shattered_gradients",
     "thread_policy",
     "train",

@@ -33,6 +33,13 @@ class History:
     the starting weights), ``data`` (name, sizes, fingerprint), ``schedule``, ``seed`` and
     ``precision`` (``run_cache.describe_run``). ``model`` is the trained model in
     this session (not saved with the history).
+
+    With ``train(..., record_gradients=...)``: at ``grad_steps`` (step 1, then every N steps),
+    ``grad_norms[layer]`` is the L2 norm of the gradient of the loss with respect to each
+    weighted layer's output: each 3x3 layer's response (``"stem"``, ``"stage1.block1.conv1"``,
+    ...) and the fully connected layer's (``"fc"``); the backward propagated gradients of He et
+    al. 2015, Section 4.1 (``gradient_norms.py``). Empty when nothing was recorded (histories
+    saved before these fields existed load with them empty).
     """
 
     model_name: str
@@ -46,6 +53,8 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     test_error: list[float] = field(default_factory=list)
     train_subset_error: list[float] = field(default_factory=list)
+    grad_steps: list[int] = field(default_factory=list)
+    grad_norms: dict[str, list[float]] = field(default_factory=dict)
     status: str = "running"
     message: str = ""
     runtime: dict = field(default_factory=dict)  # device, precision, threads: not part of the key
@@ -65,6 +74,11 @@ class History:
     @property
     def final_test_error(self) -> float:
         return self.test_error[-1] if self.test_error else math.nan
+
+    @property
+    def recorded_gradients(self) -> bool:
+        """Whether the run recorded its layers' gradient norms (``grad_steps``, ``grad_norms``)."""
+        return bool(self.grad_steps)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (without ``model``)."""

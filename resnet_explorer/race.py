@@ -3,9 +3,14 @@
 ``RaceRunner`` holds everything a race is besides its picture: the data, the seed, the run
 cache, the thread, the stop event, the progress of the race in flight, the runs kept so far and
 the error that ended a race. It trains through the public API (``training.compare``: each net
-built right after ``torch.manual_seed(seed)``, finished runs cached) and reports what happens to
-one listener, so that a view (``widgets.TrainingRace``) only draws, and tests drive it without
-a browser or ipywidgets.
+built right after ``torch.manual_seed(seed)``, the gradient norms recorded, finished runs
+cached) and reports what happens to one listener, so that a view (``widgets.TrainingRace``)
+only draws, and tests drive it without a browser or ipywidgets.
+
+A race always trains (live, even a net the run cache holds: that is what a class came to
+watch); ``show`` draws what is stored instead, at once: the run cache's runs, else the shipped
+runs of the default race (``shipped_race.py``, seeded into the cache on first use). ``race_results``
+gives the same runs to code (lessons 02 and 05).
 
 Example::
 
@@ -27,14 +32,22 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .models import ModelConfig, arguments_from_name
+import torch
+
+from .device import default_device
 from .history import History
+from .models import ModelConfig, arguments_from_name
 from .run_cache import RunCache
 from .schedules import SCHEDULES, Schedule, resolve_schedule
-from .training import compare
+from .shipped_race import matches, seed_run_cache, shipped_runs, shipped_weights
+from .training import compare, model_arguments, run_description, seeded_model
 
 #: The nets of Figs. 1 and 6 (Fashion-MNIST stands in for CIFAR-10).
 DEFAULT_CONFIGURATIONS = ("plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)")
+#: The default race's seed and schedule (on ``load_dataset(image_size=BRIEF_IMAGE_SIZE)``): the
+#: race whose runs ship in ``data/race/`` (``shipped_race.py``).
+RACE_SEED = 0
+RACE_SCHEDULE = "brief"
 
 Listener = Callable[[str, "RaceProgress", "History | None"], None]
 
@@ -95,11 +108,13 @@ class RaceRunner:
     Args:
         data: a ``Dataset`` (``load_dataset(...)``).
         seed: every net is built right after ``torch.manual_seed(seed)`` and trained with it.
-        cache: a ``RunCache``, ``True`` (the default cache) or ``None`` (train every time).
+        cache: a ``RunCache``, ``True`` (the default cache) or ``None``: where finished runs are
+            stored and where ``show`` looks first. A race trains even a net the cache holds.
+            On creation the cache is seeded with the shipped runs that fit ``data``.
         on_event: the listener (see the module docstring), e.g. a view that draws the race.
     """
 
-    def __init__(self, data, *, seed: int = 0, cache: RunCache | bool | None = True,
+    def __init__(self, data, *, seed: int = RACE_SEED, cache: RunCache | bool | None = True,
                  on_event: Listener | None = None):
         if not hasattr(data, "train_images"):
             raise TypeError(f"data must be a Dataset (load_dataset(...)), not {type(data).__name__}")
@@ -113,6 +128,8 @@ class RaceRunner:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._running = False
+        if self.cache is not None:
+            seed_run_cache(self.cache, data)  # the shipped runs, where they fit this data
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -172,6 +189,23 @@ class RaceRunner:
             thread.join(timeout)
         return not self._running
 
+    def show(self, configurations: Sequence[str | Mapping | ModelConfig],
+             schedule: str | Schedule | None = None) -> list[StoredRun] | None:
+        """Keep the stored runs of ``configurations`` at once, without training (see ``stored_runs``).
+
+        Returns one ``StoredRun`` per net (``history`` None where nothing is stored), or None
+        while a race is in flight (nothing changes then).
+        """
+        with self._lock:
+            if self._running:
+                return None
+            runs = stored_runs(configurations, self.data, seed=self.seed, schedule=schedule,
+                               cache=self.cache)
+            for run in runs:
+                if run.history is not None:
+                    self._keep(run.history)
+            return runs
+
     def clear(self) -> bool:
         """Forget every kept run; not while a race is in flight. True if cleared."""
         with self._lock:
@@ -187,7 +221,7 @@ class RaceRunner:
         try:
             compare(configs, self.data, seed=self.seed, schedule=progress.schedule, progress=False,
                     callback=lambda history: self._on_step(progress, history), callback_every=1,
-                    stop_event=self._stop_event, cache=self.cache)
+                    stop_event=self._stop_event, cache=self.cache, rerun=True, record_gradients=True)
         except Exception as error:  # reported as one readable line, never a traceback
             progress.failure = one_line(error)
         finally:
@@ -243,3 +277,89 @@ def schedule_name(setup: dict) -> str:
         if preset.as_dict() == values:
             return name
     return f"{values.get('steps', '?')} steps"
+
+
+# -- the race's result without training ---------------------------------------------------------
+
+@dataclass
+class StoredRun:
+    """One net's run found without training: from the run cache, or shipped (``shipped_race``)."""
+
+    name: str
+    history: History | None  # None: neither the cache nor the shipped runs have it
+    source: str = ""  # "run cache", "shipped" or ""
+
+    @property
+    def labelled(self) -> bool:
+        """A shipped run drawn under its own label: this machine's run would have another key."""
+        return self.history is not None and self.history.model_name != self.name
+
+
+def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, seed: int = RACE_SEED,
+                schedule: str | Schedule | None = RACE_SCHEDULE, cache: RunCache | bool | None = True,
+                device=None) -> list[StoredRun]:
+    """Each net's run as ``compare`` would return it, without training: from the run cache under
+    the key ``train`` computes on this machine, else the shipped run of the default race.
+
+    The run cache is first seeded with the shipped runs that have weights
+    (``shipped_race.seed_run_cache``). A shipped run used where this machine's key differs (it
+    trains in another precision than the shipped bf16) is labelled so: its ``model_name`` becomes
+    "plain-20 (shipped run, bf16)". A cached run from before the race recorded gradient norms
+    gives way to the shipped one (lesson 05 plots them). ``history.model`` is the trained net
+    where weights exist (cached runs, and the shipped plain nets), else None.
+    """
+    run_cache = RunCache.resolve(cache)
+    if run_cache is not None:
+        seed_run_cache(run_cache, data)
+    shipped = shipped_runs()
+    found = []
+    for entry in configurations:
+        config = arguments_from_name(entry) if isinstance(entry, str) else entry
+        name = entry if isinstance(entry, str) else _name_of(entry)
+        with torch.random.fork_rng(devices=[]):
+            model = seeded_model(model_arguments(config, data), seed, device or default_device())
+        run = run_description(model, data, schedule=schedule, seed=seed, device=device)
+        match = next((history for history in shipped if matches(history, run)), None)
+        history = run_cache.get(RunCache.key(run), model=model) if run_cache is not None else None
+        if history is not None and (history.recorded_gradients or match is None):
+            history.model = model
+            found.append(StoredRun(name, history, "run cache"))
+            continue
+        if match is None:
+            found.append(StoredRun(name, None))
+            continue
+        weights = shipped_weights(match)
+        if weights is not None:
+            model.load_state_dict(weights)
+        precision = match.setup.get("precision")
+        label = match.model_name if precision == run["precision"] else f"{match.model_name} (shipped run, {precision})"
+        found.append(StoredRun(name, replace(match, model_name=label, model=model if weights else None), "shipped"))
+    return found
+
+
+def race_results(configurations: Sequence[str | Mapping | ModelConfig] = DEFAULT_CONFIGURATIONS, data=None, *,
+                 seed: int = RACE_SEED, schedule: str | Schedule | None = RACE_SCHEDULE,
+                 cache: RunCache | bool | None = True, device=None) -> list[History]:
+    """The runs of the default race (lesson 02) at once, without training: see ``stored_runs``.
+
+    ``data`` defaults to the race's 16x16 Fashion-MNIST. ``ValueError`` names the nets that
+    neither the run cache nor the shipped runs hold (train them with ``compare`` or the race).
+    Example::
+
+        plain20, plain56 = rx.race_results(["plain-20", "plain-56"])
+        plain20.final_train_error, plain20.grad_norms["stem"], plain20.model
+    """
+    if data is None:
+        from .data import load_dataset
+        from .schedules import BRIEF_IMAGE_SIZE
+
+        data = load_dataset(image_size=BRIEF_IMAGE_SIZE)
+    runs = stored_runs(configurations, data, seed=seed, schedule=schedule, cache=cache, device=device)
+    missing = [run.name for run in runs if run.history is None]
+    if missing:
+        plan = resolve_schedule(schedule)
+        raise ValueError(f"no stored run of {', '.join(missing)} with seed {seed} and {plan.steps:,} steps "
+                         f"on {getattr(data, 'name', 'this data')}: the shipped runs are the default race "
+                         f"({', '.join(DEFAULT_CONFIGURATIONS)}, seed {RACE_SEED}, the {RACE_SCHEDULE} "
+                         "schedule, 16x16 images); train the others with rx.compare(..., cache=True)")
+    return [run.history for run in runs]

@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .augment import random_crop_flip
-from .checks import (check_images, check_labels, check_model, check_seed, check_training_data,
-                     check_whole_number, has_model_config, model_name, number_of_classes)
-from .device import computing_on, default_device
+from .checks import (check_choice, check_images, check_labels, check_model, check_seed,
+                     check_training_data, check_whole_number, has_model_config, model_name, number_of_classes)
+from .device import computing_on, default_device, model_device
+from .gradient_norms import GradientNormRecorder
 from .history import History
 from .hooks import hooked
 from .models import ModelConfig, build_model
@@ -37,10 +38,13 @@ from .run_cache import RunCache, describe_run
 from .schedules import Schedule, resolve_schedule
 from .speed import SpeedSettings, choose_settings, thread_limit
 
-__all__ = ["compare", "error_rate", "model_arguments", "seeded_model", "train"]
+__all__ = ["compare", "error_rate", "model_arguments", "run_description", "seeded_model", "train"]
 
 # The evaluation subsets do not depend on the run's seed, so every run is measured on the same images.
 _EVAL_SUBSET_SEED = 1234
+
+#: ``record_gradients=True`` records the gradient norms at step 1 and then every this many steps.
+GRADIENT_EVERY = 10
 
 
 def train(
@@ -66,6 +70,8 @@ def train(
     callback_every: int = 10,
     stop_event: Event | None = None,
     cache=None,
+    rerun: bool = False,
+    record_gradients: bool | int = False,
 ) -> History:
     """Train ``model`` on ``data`` (a ``Dataset``) with SGD; return its ``History``.
 
@@ -95,6 +101,14 @@ def train(
             Finished and diverged runs are stored, stopped ones are not (they depend on when
             the stop came). A cache that cannot be written gives a warning; the run is
             returned all the same.
+        rerun: with a cache, train even when it holds this run, and store the new run in its
+            place (the training race's Train button: watch it happen again).
+        record_gradients: ``True`` (every ``GRADIENT_EVERY`` steps) or a number of steps N:
+            at step 1 and every N steps, the L2 norm of the gradient that reaches each weighted
+            layer's output goes into ``history.grad_steps`` and ``history.grad_norms`` (He et
+            al. 2015, Section 4.1; see ``gradient_norms.py``). A cached run that did not record
+            them is trained again.
+            ``benchmarks/bench_gradient_recording.py`` measures what it costs.
 
     The model ends in the train/eval mode each of its modules had, in its usual memory layout.
     """
@@ -103,6 +117,8 @@ def train(
                             warmup_steps=warmup_steps, eval_every=eval_every,
                             eval_size=eval_size, augment=augment)
     check_whole_number("callback_every", callback_every, minimum=1)
+    check_choice("rerun", rerun, (True, False))
+    gradient_every = _gradient_every(record_gradients)
     check_seed(seed)
     check_training_data(model, data, plan.batch_size)
     run_cache = _usable_cache(cache, model)
@@ -113,15 +129,19 @@ def train(
         history = History(model_name=model_name(model), config=run["model"], model=model,
                           setup={name: value for name, value in run.items() if name != "model"},
                           runtime=settings.as_dict())
-        cached = run_cache.get(key, model=model) if run_cache is not None else None
+        cached = run_cache.get(key, model=model) if run_cache is not None and not rerun else None
+        if cached is not None and gradient_every is not None and not cached.recorded_gradients:
+            cached = None  # asked for gradient norms this cached run did not record
         if cached is not None:
             cached.model = model
             if callback is not None:
                 callback(cached)
             return cached
-        with thread_limit(settings.num_threads), hooked(model, training=True):
+        recorder = GradientNormRecorder(model, gradient_every) if gradient_every is not None else None
+        with thread_limit(settings.num_threads), hooked(model, recorder.hooks() if recorder else None,
+                                                        training=True):
             _run(model, data, plan, seed, settings, history, progress, callback, callback_every,
-                 stop_event)
+                 stop_event, recorder)
     if run_cache is not None and history.status in ("finished", "diverged"):
         try:
             run_cache.put(key, history, model)
@@ -179,6 +199,16 @@ def seeded_model(arguments: dict, seed: int, device: torch.device | str) -> nn.M
 _SEEDING = threading.Lock()
 
 
+def run_description(model: nn.Module, data, *, schedule: str | Schedule | None = None, seed: int = 0,
+                    precision: str = "auto", device: torch.device | str | None = None) -> dict:
+    """What ``train(model, data, schedule=..., seed=..., precision=...)`` would hash into its cache
+    key on this machine (``describe_run``, with ``precision="auto"`` resolved here: bf16 or fp32),
+    without training. ``RunCache.key(run_description(...))`` is that key."""
+    plan = resolve_schedule(schedule)
+    target = model_device(model) if device is None else torch.device(device)
+    return describe_run(model, data, plan, seed, choose_settings(target, precision).precision)
+
+
 def model_arguments(config: dict | ModelConfig, data) -> dict:
     """``build_model`` keyword arguments for one entry of ``compare``'s ``configs``."""
     if isinstance(config, ModelConfig):
@@ -211,6 +241,18 @@ def error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
 
 
 # ---- the loop --------------------------------------------------------------------------------
+
+def _gradient_every(record_gradients: bool | int) -> int | None:
+    """Steps between two recordings of the gradient norms, or None when nothing is recorded."""
+    if record_gradients is True:
+        return GRADIENT_EVERY
+    if record_gradients is False or record_gradients is None:
+        return None
+    if isinstance(record_gradients, int) and record_gradients >= 1:
+        return record_gradients
+    raise ValueError(f"record_gradients must be True, False or a number of steps >= 1, "
+                     f"got {record_gradients!r}")
+
 
 def _usable_cache(cache, model: nn.Module) -> RunCache | None:
     """``RunCache.resolve(cache)``, unless this model cannot be cached (with the reason why)."""
@@ -252,7 +294,8 @@ def _error_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 
 def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, history: History,
-         progress: bool, callback, callback_every: int, stop_event: Event | None) -> None:
+         progress: bool, callback, callback_every: int, stop_event: Event | None,
+         recorder: GradientNormRecorder | None = None) -> None:
     """The training loop; fills ``history`` in place and always leaves it with a final status."""
     from tqdm.auto import tqdm
 
@@ -292,6 +335,8 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
             if plan.augment:
                 images = random_crop_flip(images, generator=generator)
             images = images.contiguous(memory_format=memory_format)
+            if recorder is not None:
+                recorder.start_step(step)
 
             with settings.autocast():
                 logits = model(images)
@@ -306,10 +351,14 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
+                if recorder is not None:
+                    recorder.finish_step(history, scale=float(scaler.get_scale()))
                 scaler.step(optimizer)
                 scaler.update()
             else:
                 loss.backward()
+                if recorder is not None:
+                    recorder.finish_step(history)
                 optimizer.step()
 
             rates.observe(step - 1, error_value)

@@ -14,7 +14,7 @@ from resnet_explorer.figures import export, style
 from resnet_explorer.figures.architecture import TRACE_NAMES, architecture_diagram
 from resnet_explorer.figures.costs import cost_comparison
 from resnet_explorer.figures.curves import curve_points, training_curves
-from resnet_explorer.figures.gradients import gradient_flow_figure
+from resnet_explorer.figures.gradients import gradient_flow_figure, gradient_norms_over_training
 from resnet_explorer.figures.live import update_in_place
 from resnet_explorer.figures.responses import layer_responses_figure
 from resnet_explorer.models import build_model
@@ -168,6 +168,36 @@ def test_gradient_flow_figure_uses_a_log_axis_and_the_chosen_quantity():
     np.testing.assert_array_equal(weights.data[0].y[1:], [1.0, 2.0])
     with pytest.raises(ValueError, match="allowed: output, weight"):
         gradient_flow_figure(flows, quantity="inputs")
+
+
+def recorded_history(name: str, config: dict, first: list[float], last: list[float]) -> History:
+    return History(name, config, grad_steps=[1, 10, 20],
+                   grad_norms={"stem": first, "stage1.block1.conv1": [1.0] * 3, "fc": last})
+
+
+def test_gradient_norms_over_training_draws_the_first_and_last_layer_of_each_net_on_a_log_axis():
+    histories = [recorded_history("plain-56", {"depth": 56, "shortcut": "none"}, [3e3, 0.5, 0.4], [0.3, 0.2, 0.2]),
+                 recorded_history("ResNet-56 (A)", {"depth": 56, "shortcut": "A"}, [5.0, 1.0, 0.8], [0.3, 0.3, 0.2])]
+    figure = gradient_norms_over_training(histories)
+    assert [annotation.text for annotation in figure.layout.annotations] == ["first layer: stem", "last layer: fc"]
+    assert len(figure.data) == 4 and [trace.showlegend for trace in figure.data] == [True, True, False, False]
+    assert figure.layout.yaxis.type == "log" and figure.layout.yaxis2.type == "log"
+    np.testing.assert_array_equal(figure.data[0].x, [1, 10, 20])
+    np.testing.assert_array_equal(figure.data[2].y, [0.3, 0.2, 0.2])  # plain-56's last layer
+    assert figure.data[0].line.color != figure.data[1].line.color  # plain vermillion, ResNet blue
+    middle = gradient_norms_over_training(histories[0], layers=["stage1.block1.conv1"])
+    assert len(middle.data) == 1 and middle.layout.annotations[0].text == "layer 2: stage1.block1.conv1"
+
+
+def test_gradient_norms_over_training_says_what_is_missing():
+    unrecorded = finished_history("plain-20", {"depth": 20, "shortcut": "none"})
+    with pytest.raises(ValueError, match="plain-20 recorded no gradient norms; train with record_gradients=True"):
+        gradient_norms_over_training([unrecorded])
+    with pytest.raises(ValueError, match="at least one History"):
+        gradient_norms_over_training([])
+    recorded = recorded_history("plain-20", {"depth": 20, "shortcut": "none"}, [1.0] * 3, [1.0] * 3)
+    with pytest.raises(ValueError, match="plain-20 has no layer 'stage3.block9.conv2'.*'stem' to 'fc'"):
+        gradient_norms_over_training([recorded], layers=["stage3.block9.conv2"])
 
 
 # ---- architecture diagram -----------------------------------------------------------------

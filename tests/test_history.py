@@ -30,3 +30,14 @@ def test_histories_saved_with_the_old_label_key_still_load():
     saved = {"label": "ResNet-20 (A)", "config": {"depth": 20}, "status": "finished"}
     history = History.from_dict(saved)
     assert history.model_name == "ResNet-20 (A)" and history.status == "finished"
+
+
+def test_gradient_norms_survive_the_round_trip_and_old_histories_load_without_them(
+        tiny_model, tiny_data):
+    history = train(tiny_model(), tiny_data(), record_gradients=4, **TINY)
+    copy = History.from_dict(history.to_dict())
+    assert copy.grad_steps == [1, 4, 8, 12] and copy.grad_norms == history.grad_norms
+    saved_before = {name: value for name, value in history.to_dict().items()
+                    if name not in ("grad_steps", "grad_norms")}
+    old = History.from_dict(saved_before)
+    assert old.grad_steps == [] and old.grad_norms == {} and not old.recorded_gradients

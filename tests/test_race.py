@@ -104,17 +104,23 @@ def test_names_are_checked_before_any_thread_starts(make_runner):
         make_runner(cache="yes")
 
 
-def test_a_cached_run_replaces_the_earlier_one_and_builds_from_arguments_too(make_runner):
+def test_a_race_trains_again_live_and_show_gives_the_stored_run_at_once(make_runner):
     runner = make_runner()
     runner.start([{"depth": 8, "shortcut": "none"}], TINY)
     assert runner.wait(60)
     assert runner.current.names == ("plain-8",)
     (first,) = runner.histories
-    runner.start(["plain-8"], TINY)
-    assert runner.wait(30)
-    (second,) = runner.histories
-    assert second.from_cache and second.train_error == first.train_error
-    assert "(1 from the cache)" in runner.current.summary()[0]
+    assert first.grad_steps == [1] and "stem" in first.grad_norms  # the race records them
+    runner.start(["plain-8"], TINY)  # Train again: trained live, not read from the cache
+    assert runner.wait(60)
+    (second,) = runner.histories  # replaces the earlier run of the same net
+    assert not second.from_cache and "from the cache" not in runner.current.summary()[0]
+    assert second.train_loss == pytest.approx(first.train_loss, rel=0.05)
+    (shown,) = runner.show(["plain-8"], TINY)
+    assert shown.source == "run cache" and shown.history.from_cache
+    assert shown.history.train_loss == second.train_loss and runner.histories == [shown.history]
+    (missing,) = runner.show(["plain-14"], TINY)
+    assert missing.history is None and missing.source == ""
     assert runner.clear() and runner.histories == []
 
 

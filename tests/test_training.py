@@ -202,6 +202,18 @@ def test_a_stopped_race_does_not_start_the_remaining_runs(tiny_data):
     assert [h.status for h in histories] == ["stopped"]
 
 
+def test_rerun_trains_again_and_replaces_the_cached_run(run_cache, tiny_model, tiny_data):
+    data = tiny_data()
+    first = train(tiny_model(), data, cache=run_cache, **TINY)
+    (before,) = run_cache.list()
+    rerun = train(tiny_model(), data, cache=run_cache, rerun=True, **TINY)
+    assert not rerun.from_cache and rerun.train_loss == first.train_loss  # fp32: the same numbers
+    (after,) = run_cache.list()
+    assert after.created > before.created
+    with pytest.raises(ValueError, match="unknown rerun"):
+        train(tiny_model(), data, cache=run_cache, rerun="yes", **TINY)
+
+
 # ---- data and arguments that would give a wrong run, or a message that blames something else ----
 
 def with_nan(tensor, index=0):

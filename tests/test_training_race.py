@@ -47,7 +47,8 @@ def trace_lengths(race):
 
 def controls_disabled(race):
     return [control.disabled for control in race.controls.values()] + [
-        race.train_button.disabled, race.add_button.disabled, race.clear_button.disabled]
+        race.train_button.disabled, race.add_button.disabled, race.clear_button.disabled,
+        race.show_button.disabled]
 
 
 def gate_compare(monkeypatch, *, on_step=None):
@@ -154,21 +155,35 @@ def test_a_diverged_run_says_so_and_its_curve_ends_while_finite(make_race):
     assert "(diverged)" in train_trace.name
 
 
-def test_a_cached_run_is_shown_at_once_on_the_second_click(make_race):
+def test_show_result_draws_a_stored_run_at_once_and_train_trains_it_again(make_race):
     race = make_race(["plain-8"])
     race.train()
     assert race.wait(60)
     (first,) = race.histories
     assert not first.from_cache
+    race.clear()
 
     started = time.perf_counter()
-    race.train()
-    assert race.wait(30)
+    (shown,) = race.show_result()
     seconds = time.perf_counter() - started
-    (second,) = race.histories  # the cached run replaces the first on the plot
-    assert second.from_cache and second.train_error == first.train_error
-    assert "from the cache" in race.status_text
+    assert shown.source == "run cache" and race.histories == [shown.history]
+    assert shown.history.train_error == first.train_error and max(trace_lengths(race)) > 0
+    assert "plain-8 from this machine's run cache" in race.status_text and "▶ Train" in race.status_text
     assert seconds < 5, f"showing a cached run took {seconds:.1f} s"
+
+    race.train()  # Train trains live again, even a net the cache holds
+    assert race.wait(60)
+    (again,) = race.histories
+    assert not again.from_cache
+
+
+def test_show_result_says_which_nets_have_no_stored_run(make_race):
+    race = make_race(["plain-8"], cache=None)
+    (missing,) = race.show_result()
+    assert missing.history is None and race.histories == []
+    assert "No stored run of plain-8" in race.status_text and "press ▶ Train" in race.status_text
+    race.controls["configurations"].value = ()
+    assert race.show_result() is None and "Tick at least one net" in race.status_text
 
 
 def test_earlier_runs_stay_on_the_plot_until_clear(make_race):
@@ -264,6 +279,16 @@ def test_widgets_change_only_under_the_views_lock_from_any_thread(make_race):
     threads = {name for name, _ in changes}
     assert "resnet_explorer training race" in threads and len(threads) == 2
     assert all(owned for _, owned in changes), [change for change in changes if not change[1]]
+
+
+def test_show_result_draws_the_shipped_default_race_without_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(race_engine, "compare", None)  # nothing may train
+    race = TrainingRace(schedule="brief", data=load_dataset(image_size=16), cache=RunCache(tmp_path / "runs"))
+    runs = race.show_result()
+    assert [run.name for run in runs] == list(race_engine.DEFAULT_CONFIGURATIONS)
+    assert all(run.history is not None for run in runs) and len(race.histories) == 4
+    assert len(race.figure.data) == 8 and min(trace_lengths(race)) > 0
+    assert "as shipped with resnet_explorer" in race.status_text and not race.running
 
 
 @pytest.mark.parametrize("state, message", [

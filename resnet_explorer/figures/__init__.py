@@ -10,7 +10,7 @@ from .attribution import attribution_grid, attribution_overlay, sanity_check_fig
 from .costs import ModelCost, cost_comparison
 from .curves import training_curves
 from .export import ExportError, save_html, save_image
-from .gradients import gradient_flow_figure
+from .gradients import gradient_flow_figure, gradient_norms_over_training
 from .images import image_grid
 from .landscape import landscape_contour_figure, landscape_curves_figure, landscape_surface_figure
 from .lesion import block_deletion_figure, lesion_curves_figure, path_lengths_figure
@@ -32,6 +32,7 @@ __all__ = [
     "block_deletion_figure",
     "cost_comparison",
     "gradient_flow_figure",
+    "gradient_norms_over_training",
     "gradient_traces_figure",
     "image_grid",
     "landscape_contour_figure",

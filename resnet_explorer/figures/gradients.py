@@ -60,3 +60,76 @@ def gradient_flow_figure(
         legend=style.OUTSIDE_LEGEND,
     )
     return figure
+
+
+def gradient_norms_over_training(
+    histories,
+    *,
+    layers: Sequence[str] | None = None,
+    title: str | None = "Gradient norms during training",
+    width: int | None = None,
+    height: int | None = None,
+    large: bool | None = None,
+) -> go.Figure:
+    """The gradient reaching chosen layers against training steps, one panel per layer, log scale.
+
+    He et al. 2015, Section 4.1: the plain nets are trained with BN, and "the backward propagated
+    gradients exhibit healthy norms with BN. So neither forward nor backward signals vanish."
+    The norms are those ``train(..., record_gradients=True)`` records: the gradient of the loss
+    with respect to each layer's output (see ``gradient_norms.py``).
+
+    Args:
+        histories: ``History``s (or one) that recorded gradient norms:
+            ``train(..., record_gradients=True)``, as the training race does.
+        layers: names in ``history.grad_norms`` (``"stem"``, ``"stage3.block9.conv2"``,
+            ``"fc"``); default the first and the last weighted layer.
+
+    Colours as in every figure: plain nets vermillion, ResNets blue, deeper nets darker and solid.
+    """
+    from plotly.subplots import make_subplots
+
+    if not isinstance(histories, Sequence):
+        histories = [histories]
+    if not histories:
+        raise ValueError("gradient_norms_over_training needs at least one History")
+    unrecorded = [history.model_name for history in histories if not getattr(history, "grad_steps", None)]
+    if unrecorded:
+        raise ValueError(f"{', '.join(unrecorded)} recorded no gradient norms; train with "
+                         "record_gradients=True (the training race does)")
+    names = list(histories[0].grad_norms)
+    layers = [names[0], names[-1]] if layers is None else list(layers)
+    for history in histories:
+        unknown = [layer for layer in layers if layer not in history.grad_norms]
+        if unknown:
+            known = list(history.grad_norms)
+            raise ValueError(f"{history.model_name} has no layer {', '.join(map(repr, unknown))}; its "
+                             f"layers run from {known[0]!r} to {known[-1]!r} (history.grad_norms)")
+    look = style.theme(large)
+    styles = style.series_styles([history.config or history.model_name for history in histories])
+    figure = make_subplots(rows=1, cols=len(layers), shared_yaxes=True, horizontal_spacing=0.04,
+                           subplot_titles=[_layer_title(layer, names) for layer in layers])
+    for column, layer in enumerate(layers, start=1):
+        for history, series in zip(histories, styles):
+            figure.add_trace(go.Scatter(
+                x=np.asarray(history.grad_steps), y=np.asarray(history.grad_norms[layer], dtype=float),
+                mode="lines", name=history.model_name, legendgroup=history.model_name,
+                showlegend=column == 1, line=dict(color=series.color, dash=series.dash, width=look.bold_line * 0.6),
+                hovertemplate=f"{history.model_name}<br>{layer}<br>step %{{x}}<br>gradient norm %{{y:.3g}}<extra></extra>",
+            ), row=1, col=column)
+        figure.update_xaxes(title_text="training steps", row=1, col=column)
+    values = [trace.y for trace in figure.data]
+    figure.update_yaxes(style.log_axis(values))
+    figure.update_yaxes(title_text="gradient norm at the layer", row=1, col=1)
+    figure.update_layout(**style.base_layout("gradients", title, width, height, large),
+                         legend=dict(orientation="h", x=0.0, xanchor="left", y=-0.2, yanchor="top"),
+                         hovermode="closest")
+    for annotation in figure.layout.annotations:  # the panel titles, as large as axis titles
+        annotation.font = dict(size=look.font_size)
+    return figure
+
+
+def _layer_title(layer: str, names: list[str]) -> str:
+    """A panel's title: the layer and where it sits ("first layer: stem.conv")."""
+    position = {names[0]: "first layer", names[-1]: "last layer"}.get(layer, f"layer {names.index(layer) + 1}"
+                                                                      if layer in names else "layer")
+    return f"{position}: {layer}"

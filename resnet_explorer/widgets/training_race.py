@@ -4,13 +4,17 @@ Tick the nets to race (by default plain-20, plain-56, ResNet-20 and ResNet-56 wi
 shortcuts), press Train, and watch the curves grow at every evaluation: training error dashed,
 test error bold (the paper's Fig. 6), against training steps. With the brief schedule plain-56
 ends with a *higher training error* than plain-20 -- the degradation problem of Fig. 1 -- while
-ResNet-56 ends only a few points above ResNet-20, a fraction of the plain nets' gap.
+ResNet-56 ends only a few points above ResNet-20, a fraction of the plain nets' gap. "Show
+result" draws the stored runs at once instead: this machine's earlier runs from the run cache,
+else the default race's runs shipped with the package (``shipped_race.py``), labelled as
+shipped where this machine would train differently (another precision).
 
 This module is the view: controls, buttons, progress and the plot. The race itself (the
 background thread that trains the nets one after another, the Stop event, the runs kept) is
 ``race.RaceRunner``, which calls ``compare``: each net is built right after
-``torch.manual_seed(seed)``, finished runs go to the run cache, and a net trained before with the
-same data, schedule and seed is shown at once. Earlier runs stay on the plot until "Clear plot".
+``torch.manual_seed(seed)``, its gradient norms are recorded (lesson 05 plots them), and finished
+runs go to the run cache (Train trains again even a net the cache holds: "Show result" is the
+instant way). Earlier runs stay on the plot until "Clear plot".
 The runner reports from its thread; the view changes widgets in one place, under its lock.
 
 Example::
@@ -37,7 +41,7 @@ from ..figures.curves import curve_points, training_curves
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..models import ModelConfig, arguments_from_name
 from ..options import DEEPEST_NET, cifar_depths, shortcut_buttons
-from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, distinct_labels, one_line
+from ..race import DEFAULT_CONFIGURATIONS, RaceProgress, RaceRunner, StoredRun, distinct_labels, one_line
 from ..run_cache import RunCache
 from ..history import History
 from ..schedules import BRIEF_IMAGE_SIZE, PAPER_SCHEDULE, SCHEDULES, Schedule, default_schedule
@@ -154,7 +158,7 @@ class TrainingRace(Explorer):
         large: projector-sized fonts (default: the figures' current theme).
         redraws_per_second: how often the plot grows while a net trains.
 
-    Buttons call ``train()``, ``stop()``, ``clear()`` and ``add_configuration()``; ``wait()``
+    Buttons call ``train()``, ``show_result()``, ``stop()``, ``clear()`` and ``add_configuration()``; ``wait()``
     waits for the race to end, ``histories`` are the runs on the plot. ``runner`` is the engine.
     """
 
@@ -203,11 +207,15 @@ class TrainingRace(Explorer):
         self.add_button = widgets.Button(description="+ Add to race", layout=widgets.Layout(**button_layout))
         self.train_button = widgets.Button(description="▶ Train", button_style="success",
                                            style=button_style, layout=widgets.Layout(**button_layout))
+        self.show_button = widgets.Button(description="Show result", button_style="info",
+                                          tooltip="Draw the stored runs at once, without training",
+                                          style=button_style, layout=widgets.Layout(**button_layout))
         self.stop_button = widgets.Button(description="■ Stop", button_style="danger", disabled=True,
                                           style=button_style, layout=widgets.Layout(**button_layout))
         self.clear_button = widgets.Button(description="Clear plot", layout=widgets.Layout(**button_layout))
         self.add_button.on_click(lambda _: self.add_configuration())
         self.train_button.on_click(lambda _: self.train())
+        self.show_button.on_click(lambda _: self.show_result())
         self.stop_button.on_click(lambda _: self.stop())
         self.clear_button.on_click(lambda _: self.clear())
 
@@ -226,7 +234,7 @@ class TrainingRace(Explorer):
             controls["configurations"],
             widgets.HBox([controls["add_depth"], controls["add_shortcut"], self.add_button], layout=gap),
             controls["schedule"],
-            widgets.HBox([self.train_button, self.stop_button, self.clear_button], layout=gap),
+            widgets.HBox([self.train_button, self.show_button, self.stop_button, self.clear_button], layout=gap),
             widgets.HBox([self.progress, self.progress_label], layout=gap),
             self.status,
             self.results,
@@ -377,6 +385,30 @@ class TrainingRace(Explorer):
                 return None
             return self.runner.start(names, self.schedule)  # "started" makes the view busy
 
+    def show_result(self) -> list[StoredRun] | None:
+        """Draw the stored runs of the ticked nets at once, without training (the Show result button).
+
+        Each net's run comes from the run cache, else from the default race's shipped runs
+        (``race.stored_runs``); the status line says which, and which nets have none. Returns the
+        ``StoredRun``s, or None while a race is in flight or when no net is ticked.
+        """
+        with self._lock:
+            names = self.configurations
+            if not names or self.running:
+                if not names:
+                    self._set_status("Tick at least one net, then press Show result.")
+                return None
+            try:
+                runs = self.runner.show(names, self.schedule)
+            except Exception as error:  # a damaged shipped file, say: one line, never a traceback
+                self._set_status(f"Showing the stored runs failed: {one_line(error)}", ERROR_COLOR)
+                return None
+            if runs is None:
+                return None
+            self._redraw()
+            self._set_status(_shown_text(runs))
+            return runs
+
     def stop(self) -> None:
         """Stop the race before the next training step (the Stop button); the curve so far stays."""
         with self._lock:
@@ -459,7 +491,7 @@ class TrainingRace(Explorer):
     def _set_busy(self, busy: bool) -> None:
         for control in self.controls.values():
             control.disabled = busy
-        self.add_button.disabled = self.clear_button.disabled = busy
+        self.add_button.disabled = self.clear_button.disabled = self.show_button.disabled = busy
         self.stop_button.disabled = not busy
         self._update_train_button(busy)
 
@@ -550,6 +582,31 @@ class TrainingRace(Explorer):
         if not parts:
             return ""
         return text_html("final training / test error: " + " · ".join(parts))
+
+
+def _shown_text(runs: list[StoredRun]) -> str:
+    """The status line after Show result: where each run came from, and what is missing."""
+    def names(selected):
+        return ", ".join(run.name for run in selected)
+
+    cached = [run for run in runs if run.source == "run cache"]
+    shipped = [run for run in runs if run.source == "shipped"]
+    missing = [run for run in runs if run.history is None]
+    parts = []
+    if cached:
+        parts.append(f"{names(cached)} from this machine's run cache")
+    if shipped:
+        text = f"{names(shipped)} as shipped with resnet_explorer"
+        labelled = [run for run in shipped if run.labelled]
+        if labelled:
+            precision = labelled[0].history.setup.get("precision", "?")
+            text += (f" (trained in {precision}; this machine trains in another precision, so its own "
+                     "runs differ a little: labelled 'shipped run')")
+        parts.append(text)
+    text = ("Showing " + "; ".join(parts) + ".") if parts else "Nothing stored to show."
+    if missing:
+        text += f" No stored run of {names(missing)} with this schedule and seed: press ▶ Train."
+    return text + (" Press ▶ Train to watch them train live." if parts else "")
 
 
 def _percent(value: float) -> str:

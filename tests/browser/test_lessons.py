@@ -84,17 +84,22 @@ def test_lesion_explorer_follows_the_slider_and_a_block_button(jupyter_lab, page
     screenshot(page, "09_lesion_explorer", explorer)
 
 
-def start_a_race_and_stop_it(page):
-    """Click Train on lesson 02's race, see a curve grow, click Stop; return the race's Locator."""
+def race_with_the_brief_schedule(page):
+    """Lesson 02's race with the brief schedule chosen: (race, its curves, their signature so far)."""
     race = page.locator(".widget-vbox").filter(has_text="Nets in the race").last
-    # The notebook's own cells filled the cache for the fast schedule: pick the brief schedule,
-    # which is not cached and long enough to stop in the middle.
     schedule = race.locator("select").filter(has=page.locator("option", has_text="brief")).first
     brief = [o for o in schedule.locator("option").all_text_contents() if o.startswith("brief")][0]
     schedule.select_option(label=brief)
     curves = race.locator(".js-plotly-plot").first
     curves.wait_for(state="visible")
-    before = plotly_traces_signature(curves)  # no curves before the first race
+    return race, curves, plotly_traces_signature(curves)
+
+
+def start_a_race_and_stop_it(page):
+    """Click Train on lesson 02's race, see a curve grow, click Stop; return the race's Locator."""
+    # The notebook's own cells filled the cache for the fast schedule: pick the brief schedule,
+    # long enough to stop in the middle.
+    race, curves, before = race_with_the_brief_schedule(page)
 
     click_button(page, "▶ Train", within=race)
     # The curves get their first points at the first evaluation (step 100 of the brief schedule).
@@ -112,6 +117,50 @@ def test_training_race_grows_a_curve_and_stops(jupyter_lab, page):
     run_all_cells(page)
     race = start_a_race_and_stop_it(page)
     screenshot(page, "02_race_stopped", race)
+
+
+def cell_output(page, text: str):
+    """The output area of the code cell whose output shows ``text``."""
+    return page.locator(".jp-Cell-outputArea").filter(has_text=text).last
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+def test_show_result_draws_the_shipped_race_at_once_and_deepen_prints_its_errors(jupyter_lab, page):
+    """Lesson 02: "Show result" draws the brief race without training (the run cache is empty:
+    the shipped runs); the constructed-solution cell prints three training errors."""
+    open_notebook(page, jupyter_lab, "02_degradation.ipynb")
+    run_all_cells(page)
+    race, curves, before = race_with_the_brief_schedule(page)
+    click_button(page, "Show result", within=race)
+    wait_for_text(page, "Showing", within=race, timeout=30)
+    wait_for_plotly_change(curves, before, timeout=90)  # 8 curves of 600 steps: slow on a busy machine
+    wait_for_text(page, "final training / test error", within=race)
+    assert error_outputs(page) == []
+    screenshot(page, "02_race_show_result", race)
+
+    deepened = cell_output(page, "plain-20 + identities")
+    for line in ("plain-20 (trained in the race)", "plain-56 (trained from scratch)"):
+        wait_for_text(page, line, within=deepened)
+    errors = [float(value) for value in re.findall(r"training error (\d\.\d+)", deepened.inner_text())]
+    assert len(errors) == 3 and errors[0] == errors[1] and errors[2] > errors[0]
+    screenshot(page, "02_constructed_solution", deepened)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name, text, shot", [
+    ("04_layer_responses.ipynb", "median ratio", "04_fig7_long_checkpoints"),
+    ("05_gradient_flow.ipynb", "median gradient norm over training", "05_gradients_during_the_race"),
+])
+def test_the_measured_arguments_draw_their_figures(jupyter_lab, page, name, text, shot):
+    """Lessons 04 and 05: the cells that measure the paper's arguments print and draw."""
+    open_notebook(page, jupyter_lab, name)
+    run_all_cells(page)
+    output = cell_output(page, text)
+    wait_for_plotly(output.locator(".js-plotly-plot").first)
+    assert error_outputs(page) == []
+    screenshot(page, shot, output)
 
 
 @pytest.mark.browser
