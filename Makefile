@@ -1,8 +1,9 @@
 # The two set-up commands of the README:
 #   make lab    create .venv, install, open the lessons in JupyterLab (00_start_here first)
 #   make test   create .venv, install (with test tools and a browser), run the whole test suite
-# and the code-free app of one lesson:
+# the code-free app of one lesson, and the lessons with their outputs for a teacher:
 #   make voila LESSON=02_degradation
+#   make preview  run every lesson and write it with its outputs to preview/ (git-ignored)
 #
 # Variables: PORT (JupyterLab, default 8888), VOILA_PORT (default 8866), OPEN_BROWSER=no to
 # print the address instead of opening a browser, PYTHON (the Python that makes .venv).
@@ -18,7 +19,7 @@ OPEN_BROWSER ?= yes
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 NO_BROWSER := $(if $(filter no,$(OPEN_BROWSER)),--no-browser)
 
-.PHONY: lab voila test system-packages benchmarks clean
+.PHONY: lab voila test system-packages benchmarks preview clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,11 @@ system-packages:
 
 test: $(BIN)/.installed system-packages
 	$(BIN)/python -m pytest
+
+# The lessons with their outputs (HTML and notebooks), for a teacher to read before class; it also
+# warms the run cache. At most about half an hour on two cores; FAST=1 for a quick check.
+preview: $(BIN)/.installed
+	$(BIN)/python scripts/render_lessons.py --out preview $(if $(FAST),--fast)
 
 benchmarks: $(BIN)/.installed
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done

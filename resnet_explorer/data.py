@@ -41,6 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import check_whole_number
+
 DATASET_NAMES: tuple[str, ...] = ("fashion-mnist-mini", "fashion-mnist", "cifar10")
 
 # The repository is installed with `pip install -e .`, so its data/ folder sits beside the package.
@@ -151,6 +153,32 @@ class Dataset:
             source=f"{self.source}; classes {', '.join(names)}",
             recipe=self._then("with_classes", classes=classes),
         )
+
+    def test_image_of(self, class_name: str | int, occurrence: int = 0) -> tuple[torch.Tensor, int]:
+        """The ``occurrence``-th test image of a class, and its label: ``(image (C, H, W), label)``.
+
+        ``class_name`` is a name in ``class_names`` ("Sneaker", any letter case) or a class index.
+        A lesson that talks about a sneaker picks its image this way, so the text and the picture
+        cannot drift apart (a fixed index into ``test_images`` does, when the data changes).
+        """
+        label = self._class_index(class_name)
+        occurrence = check_whole_number("occurrence", occurrence, minimum=0)
+        positions = (self.test_labels == label).nonzero().flatten()
+        if occurrence >= len(positions):
+            raise ValueError(f"{self.name} has {len(positions)} test images of "
+                             f"{self.class_names[label]}; occurrence must be below {len(positions)}")
+        return self.test_images[int(positions[occurrence])], label
+
+    def _class_index(self, class_name: str | int) -> int:
+        if isinstance(class_name, str):
+            folded = [name.casefold() for name in self.class_names]
+            if class_name.casefold() in folded:
+                return folded.index(class_name.casefold())
+        elif isinstance(class_name, (int, np.integer)) and not isinstance(class_name, bool) \
+                and 0 <= class_name < self.num_classes:
+            return int(class_name)
+        raise ValueError(f"unknown class {class_name!r}; give a name ({', '.join(self.class_names)}) "
+                         f"or an index from 0 to {self.num_classes - 1}")
 
     def validation_split(self, size: int = 5000, seed: int = 0) -> Dataset:
         """Hold out ``size`` training images (class-balanced) as the test split; train on the rest.

@@ -231,6 +231,26 @@ def test_subset_method_picks_the_same_images_as_load_dataset_and_keeps_the_scali
     assert "subset" in part.source
 
 
+def test_test_image_of_picks_a_test_image_by_its_class(mini):
+    image, label = mini.test_image_of("Sneaker")
+    assert mini.class_names[label] == "Sneaker"
+    first = int((mini.test_labels == label).nonzero()[0])
+    assert torch.equal(image, mini.test_images[first])
+    second, same = mini.test_image_of("sneaker", occurrence=1)  # any letter case
+    assert same == label and not torch.equal(second, image)
+    by_index, index_label = mini.test_image_of(label)
+    assert index_label == label and torch.equal(by_index, image)
+
+
+def test_test_image_of_explains_bad_classes_and_occurrences(mini):
+    with pytest.raises(ValueError, match="unknown class 'Boot'.*Ankle boot"):
+        mini.test_image_of("Boot")
+    with pytest.raises(ValueError, match="index from 0 to 9"):
+        mini.test_image_of(10)
+    with pytest.raises(ValueError, match="200 test images of Sneaker; occurrence must be below 200"):
+        mini.test_image_of("Sneaker", occurrence=200)
+
+
 def test_subsets_stay_as_balanced_as_uneven_classes_allow(tmp_path):
     labels = np.concatenate([[0, 0], np.repeat(np.arange(1, 10), 10)])  # class 0 has two images
     make_fashion_files(tmp_path / "FashionMNIST" / "raw", labels, np.arange(20) % 10)

@@ -13,7 +13,7 @@ from resnet_explorer.counting import describe
 from resnet_explorer.figures import export, style
 from resnet_explorer.figures.architecture import TRACE_NAMES, architecture_diagram
 from resnet_explorer.figures.costs import cost_comparison
-from resnet_explorer.figures.curves import training_curves
+from resnet_explorer.figures.curves import curve_points, training_curves
 from resnet_explorer.figures.gradients import gradient_flow_figure, gradient_norms_over_training
 from resnet_explorer.figures.live import update_in_place
 from resnet_explorer.figures.responses import layer_responses_figure
@@ -22,10 +22,11 @@ from resnet_explorer.probes import GradientFlow, LayerResponses
 from resnet_explorer.history import History
 
 
-def finished_history(label: str, config: dict, *, train_error=(0.9, 0.6, 0.4, 0.3), status="finished"):
-    """A finished ``History`` with four steps and two evaluations."""
-    return History(label, config, steps=[1, 10, 20, 30], train_error=list(train_error),
-                   eval_steps=[1, 30], test_error=[0.9, 0.35], status=status)
+def finished_history(label: str, config: dict, *, train_subset_error=(0.85, 0.3), status="finished"):
+    """A finished ``History`` with four steps and two evaluations (per-batch errors noisier)."""
+    return History(label, config, steps=[1, 10, 20, 30], train_error=[0.9, 0.4, 0.7, 0.2],
+                   eval_steps=[1, 30], test_error=[0.9, 0.35],
+                   train_subset_error=list(train_subset_error), status=status)
 
 
 def _segments(trace) -> int:
@@ -52,7 +53,7 @@ def test_templates_are_registered_and_the_theme_switches_font_sizes():
         style.set_theme(large=True)
     assert small.layout.template.layout.font.size == 14
     assert large.layout.template.layout.font.size >= 20
-    assert large.layout.width > small.layout.width
+    assert large.layout.height > small.layout.height
 
 
 def test_plain_and_residual_nets_keep_their_colours_and_deeper_is_darker():
@@ -72,23 +73,58 @@ def test_plain_and_residual_nets_keep_their_colours_and_deeper_is_darker():
 
 # ---- training curves ----------------------------------------------------------------------
 
-def test_training_curves_draw_thin_training_and_bold_test_error_against_steps():
+def test_training_curves_draw_dashed_training_and_bold_test_error_as_in_fig_6():
     histories = [finished_history("plain-20", {"depth": 20, "shortcut": "none"}),
                  finished_history("ResNet-20", {"depth": 20, "shortcut": "A"}, status="diverged")]
     figure = training_curves(histories)
     assert len(figure.data) == 4
     train, test = figure.data[0], figure.data[1]
     assert train.meta == "train" and test.meta == "test"
+    assert train.line.dash == "dash" and test.line.dash == "solid"  # the paper's Fig. 6 convention
     assert train.line.width < test.line.width
-    np.testing.assert_array_equal(train.x, histories[0].steps)
-    np.testing.assert_array_equal(train.y, histories[0].train_error)
     np.testing.assert_array_equal(test.x, histories[0].eval_steps)
     np.testing.assert_array_equal(test.y, histories[0].test_error)
     assert train.line.color == test.line.color == style.PLAIN_COLOR
     assert figure.data[3].line.color == style.RESIDUAL_COLOR
     assert figure.data[3].name == "ResNet-20 (diverged)"
     assert "steps" in figure.layout.xaxis.title.text
-    assert figure.layout.width and figure.layout.height
+    key = figure.layout.legend.title.text  # the legend says which line is which
+    assert "dashed: training error" in key and "bold: test error" in key
+
+
+def test_the_plotted_training_error_is_the_printed_one_not_the_per_batch_error():
+    """Lesson 02 prints ``final_train_error`` (eval mode, fixed training images); the plot agrees."""
+    history = finished_history("plain-56", {"depth": 56, "shortcut": "none"}, train_subset_error=(0.8, 0.42))
+    train = next(trace for trace in training_curves(history).data if trace.meta == "train")
+    np.testing.assert_array_equal(train.x, history.eval_steps)
+    np.testing.assert_array_equal(train.y, history.train_subset_error)
+    assert train.y[-1] == history.final_train_error
+    assert not set(history.train_error) & set(train.y)  # no per-batch error is drawn
+
+
+def test_a_curve_in_flight_stops_at_the_evaluations_it_has():
+    history = finished_history("plain-20", {"depth": 20, "shortcut": "none"}, status="running")
+    history.eval_steps.append(40)
+    history.test_error.append(0.3)  # the training-subset error of step 40 is not in yet
+    points = curve_points(history)
+    np.testing.assert_array_equal(points["train"][0], [1, 30])
+    np.testing.assert_array_equal(points["test"][0], [1, 30, 40])
+
+
+def test_training_curves_fit_the_output_area_with_the_legend_inside():
+    figure = training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"}))
+    assert figure.layout.width is None and figure.layout.height  # plotly fits the container's width
+    legend = figure.layout.legend
+    assert legend.x >= 1 and legend.xanchor == "left"  # beside the plot: plotly makes room inside the figure
+    assert training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"}),
+                           width=700).layout.width == 700  # widgets still fix their size
+
+
+def test_depths_of_one_family_differ_by_shade_and_marker():
+    figure = training_curves([finished_history("plain-20", {"depth": 20, "shortcut": "none"}),
+                              finished_history("plain-56", {"depth": 56, "shortcut": "none"})])
+    shallow, deep = figure.data[1], figure.data[3]
+    assert shallow.line.color != deep.line.color and shallow.marker.symbol != deep.marker.symbol
 
 
 def test_training_curves_accept_one_history():
@@ -243,9 +279,9 @@ def test_update_in_place_keeps_the_figure_widget_and_replaces_its_data():
     widget = go.FigureWidget(training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"})))
     trace = widget.data[0]
     update_in_place(widget, training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"},
-                                                        train_error=[0.5, 0.4, 0.3, 0.2])))
+                                                        train_subset_error=[0.5, 0.2])))
     assert widget.data[0] is trace
-    np.testing.assert_array_equal(widget.data[0].y, [0.5, 0.4, 0.3, 0.2])
+    np.testing.assert_array_equal(widget.data[0].y, [0.5, 0.2])
     update_in_place(widget, cost_comparison([("plain-20", 1, 2)]))  # other traces: replaced
     assert [t.type for t in widget.data] == ["bar", "bar"]
 
@@ -258,10 +294,10 @@ def test_update_in_place_keeps_the_state_a_late_browser_reads_up_to_date():
     assert [trace["type"] for trace in state["_widget_data"]] == ["bar", "bar"]
     assert state["_widget_layout"]["width"] == widget.layout.width
     update_in_place(widget, training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"},
-                                                             train_error=[0.5, 0.4, 0.3, 0.2])))
+                                                             train_subset_error=[0.5, 0.2])))
     stored = widget.get_state(["_widget_data"])["_widget_data"]
     assert [trace["type"] for trace in stored] == [trace.type for trace in widget.data]
-    assert list(stored[0]["y"]) == [0.5, 0.4, 0.3, 0.2]
+    assert list(stored[0]["y"]) == [0.5, 0.2]
 
 
 def test_update_in_place_sends_arrays_as_lists():

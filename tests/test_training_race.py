@@ -90,9 +90,12 @@ def test_train_runs_in_a_thread_and_grows_the_same_figure(make_race, monkeypatch
     assert not any(controls_disabled(race)) and race.stop_button.disabled
     assert [h.model_name for h in race.histories] == NETS
     assert [h.status for h in race.histories] == ["finished", "finished"]
-    assert trace_lengths(race) == [8, 2, 8, 2]  # per net: training error per step, test error every 4
+    assert trace_lengths(race) == [2, 2, 2, 2]  # per net: training and test error at steps 4 and 8
     first_net = sorted({lengths[0] for lengths in seen if lengths})
-    assert first_net[0] < 8 and first_net[-1] == 8, f"the plot did not grow step by step: {first_net}"
+    assert first_net[0] < 2 and first_net[-1] == 2, f"the plot did not grow with the evaluations: {first_net}"
+    history = race.histories[0]  # the dashed curve is the training error the results line prints
+    assert list(race.figure.data[0].y) == history.train_subset_error
+    assert race.figure.data[0].y[-1] == history.final_train_error
     assert race.figure is figure and race.widget.children == children
     assert race.status_text.startswith("Race finished: 2 nets")
     assert "plain-8" in race.results.value and "%" in race.results.value
@@ -103,12 +106,12 @@ def test_stop_during_a_run_keeps_its_points(make_race, monkeypatch):
     race = make_race(["plain-8"])
     reached, resume = threading.Event(), threading.Event()
 
-    def pause_at_step_three(history):
-        if len(history.steps) == 3 and not reached.is_set():
+    def pause_at_step_five(history):  # after the evaluation at step 4
+        if len(history.steps) == 5 and not reached.is_set():
             reached.set()
             resume.wait(30)
 
-    started, release = gate_compare(monkeypatch, on_step=pause_at_step_three)
+    started, release = gate_compare(monkeypatch, on_step=pause_at_step_five)
     race.train()
     release.set()
     assert reached.wait(60)
@@ -118,9 +121,9 @@ def test_stop_during_a_run_keeps_its_points(make_race, monkeypatch):
     assert race.wait(60)
 
     (history,) = race.histories
-    assert history.status == "stopped" and len(history.steps) == 3
-    assert "stopped" in race.status_text and "step 3" in race.status_text
-    assert trace_lengths(race)[0] == 3
+    assert history.status == "stopped" and len(history.steps) == 5
+    assert "stopped" in race.status_text and "step 5" in race.status_text
+    assert trace_lengths(race)[0] == 1  # the evaluation at step 4 stays on the plot
     assert "(stopped)" in race.figure.data[0].name
     assert not any(controls_disabled(race))
 
@@ -148,7 +151,7 @@ def test_a_diverged_run_says_so_and_its_curve_ends_while_finite(make_race):
     assert history.status == "diverged"
     assert "diverged" in race.status_text and "plain-8" in race.status_text
     train_trace = race.figure.data[0]
-    assert 0 < len(train_trace.y) < 8 and all(math.isfinite(y) for y in train_trace.y)
+    assert len(train_trace.y) < 2 and all(math.isfinite(y) for y in train_trace.y)
     assert "(diverged)" in train_trace.name
 
 
@@ -250,6 +253,14 @@ def test_defaults_are_the_four_nets_of_fig_6_on_the_fast_schedule_in_fast_mode(d
     race.set_state({"configurations": []})
     assert race.train() is None and race.train_button.disabled
     assert "Tick at least one net" in race.status_text
+
+
+def test_the_caption_says_what_the_dashed_and_bold_curves_are(make_race):
+    """The curves are eval-mode errors at each evaluation (the paper's Fig. 6 lines), not batches."""
+    caption = make_race().caption.value
+    assert "dashed, training error on 32 fixed training images" in caption
+    assert "bold, test error on 32 test images" in caption and "eval mode" in caption
+    assert "each training batch" not in caption
 
 
 def test_widgets_change_only_under_the_views_lock_from_any_thread(make_race):

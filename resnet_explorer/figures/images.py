@@ -1,4 +1,10 @@
-"""A grid of images with their labels: what the data looks like, before any model."""
+"""A grid of images with their labels: what the data looks like, before any model.
+
+Without an explicit ``width`` the grid takes the width of the notebook's output area; its height
+is chosen so that the images fit ``DESIGN_WIDTH`` pixels, the output area of a 1280-pixel-wide
+projector window with JupyterLab's side panel open. Wider output areas leave space between the
+images; none cuts a column off.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,19 @@ from plotly.subplots import make_subplots
 from ..checks import check_whole_number
 from . import style
 
+#: The output-area width (pixels) the grid's height is chosen for when no width is given.
+DESIGN_WIDTH = 840
+_MARGIN = 10
+_TITLE_SPACE = 30
+
 
 def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, columns: int = 6,
                width: int | None = None, height: int | None = None) -> go.Figure:
     """Show ``images`` ((N, C, H, W) or (N, H, W), values in [0, 1], e.g. ``data.to_display(...)``).
 
     Grey images are drawn in grey levels, colour images in colour; ``titles`` label each one.
+    ``width`` ``None`` (the default) fits the output area (see the module docstring); a number
+    fixes the width, and each image gets an equal share of it.
     """
     images = torch.as_tensor(images).detach().cpu().float()
     if images.ndim == 3:
@@ -33,7 +46,8 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, col
         raise ValueError(f"got {count} images but {len(titles)} titles")
     columns = max(1, min(columns, count))
     rows = -(-count // columns)
-    cell = 190 if style.is_large() else 130
+    available = (width or DESIGN_WIDTH) - 2 * _MARGIN
+    cell = min(190 if style.is_large() else 130, available // columns)
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles or []),
                            horizontal_spacing=0.02, vertical_spacing=0.12 / rows)
     for index, image in enumerate(images):
@@ -44,6 +58,8 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, col
                          col=index % columns + 1)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
-    layout = style.base_layout("panel", None, width or columns * cell, height or rows * (cell + 30) + 40)
-    figure.update_layout(**layout, margin=dict(l=10, r=10, t=50, b=10))
+    layout = style.base_layout("panel", None, width, height or rows * (cell + _TITLE_SPACE) + 40)
+    if width is None:
+        layout.pop("width")  # plotly then fits the figure to its container
+    figure.update_layout(**layout, margin=dict(l=_MARGIN, r=_MARGIN, t=50, b=_MARGIN))
     return figure

@@ -102,7 +102,8 @@ def start_a_race_and_stop_it(page):
     race, curves, before = race_with_the_brief_schedule(page)
 
     click_button(page, "▶ Train", within=race)
-    wait_for_plotly_change(curves, before, timeout=120)
+    # The curves get their first points at the first evaluation (step 100 of the brief schedule).
+    wait_for_plotly_change(curves, before, timeout=300)
     click_button(page, "■ Stop", within=race)
     wait_for_text(page, "Race stopped", within=race, timeout=60)
     assert error_outputs(page) == []
@@ -110,7 +111,7 @@ def start_a_race_and_stop_it(page):
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_training_race_grows_a_curve_and_stops(jupyter_lab, page):
     open_notebook(page, jupyter_lab, "02_degradation.ipynb")
     run_all_cells(page)
@@ -190,7 +191,7 @@ def test_voila_serves_the_explorer_without_code(voila_server, page):
 
 
 @pytest.mark.browser
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_voila_serves_the_training_race(voila_server, page):
     """The README's Voila example: the race trains, draws its curves and stops, code-free."""
     open_voila(page, voila_server, "02_degradation.ipynb")
@@ -213,6 +214,32 @@ def test_voila_serves_the_attribution_explorer(voila_server, page):
     wait_for_plotly_change(figure, before)
     assert error_outputs(page) == []
     screenshot(page, "voila_06_attribution")
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("name, code", [("00_start_here.ipynb", "rx.figures.image_grid("),
+                                        ("02_degradation.ipynb", "rx.figures.training_curves(histories)")])
+def test_figures_fit_a_projector_window_with_the_side_panel_open(jupyter_lab, page, name, code):
+    """At 1400 px lesson 00's image grid lost its sixth column and lesson 02's legend its right edge
+    (issue 14). At 1280x720 with the file browser open, each figure and its legend stay inside
+    the output area, and the figure uses most of its width."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_notebook(page, jupyter_lab, name, collapse_sidebar=False)
+    page.evaluate("window.jupyterapp.shell.expandLeft()")
+    run_all_cells(page, timeout=360)
+    cell = page.locator(".jp-CodeCell").filter(has_text=code).first
+    plot = cell.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    wait_for_plotly(plot)
+    area = cell.locator(".jp-OutputArea-output").first.bounding_box()
+    drawn = plot.locator(".main-svg").first.bounding_box()
+    assert drawn["x"] >= area["x"] - 1 and drawn["x"] + drawn["width"] <= area["x"] + area["width"] + 1
+    assert drawn["width"] >= 0.8 * area["width"]
+    for legend in plot.locator(".legend").all():
+        box = legend.bounding_box()
+        assert box["x"] + box["width"] <= area["x"] + area["width"] + 1
+    screenshot(page, f"fit_1280_{name.removesuffix('.ipynb')}", cell.locator(".jp-OutputArea").first)
 
 
 @pytest.mark.browser
