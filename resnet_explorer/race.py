@@ -9,7 +9,7 @@ only draws, and tests drive it without a browser or ipywidgets.
 
 A race always trains (live, even a net the run cache holds: that is what a class came to
 watch); ``show`` draws what is stored instead, at once: the run cache's runs, else the shipped
-runs of the default race (``shipped_race.py``, seeded into the cache on first use). ``race_results``
+runs of the default race (``shipped_races.py``, seeded into the cache on first use). ``race_results``
 gives the same runs to code (lessons 02 and 05).
 
 Example::
@@ -39,13 +39,13 @@ from .history import History
 from .models import ModelConfig, arguments_from_name
 from .run_cache import RunCache
 from .schedules import SCHEDULES, Schedule, resolve_schedule
-from .shipped_race import matches, seed_run_cache, shipped_runs, shipped_weights
+from .shipped_races import DEFAULT_RACE, load_race, matches, seed_run_cache
 from .training import compare, model_arguments, run_description, seeded_model
 
 #: The nets of Figs. 1 and 6 (Fashion-MNIST stands in for CIFAR-10).
 DEFAULT_CONFIGURATIONS = ("plain-20", "plain-56", "ResNet-20 (A)", "ResNet-56 (A)")
 #: The default race's seed and schedule (on ``load_dataset(image_size=BRIEF_IMAGE_SIZE)``): the
-#: race whose runs ship in ``data/race/`` (``shipped_race.py``).
+#: race whose runs ship as ``data/races/default.json`` (``shipped_races.py``).
 RACE_SEED = 0
 RACE_SCHEDULE = "brief"
 
@@ -283,7 +283,7 @@ def schedule_name(setup: dict) -> str:
 
 @dataclass
 class StoredRun:
-    """One net's run found without training: from the run cache, or shipped (``shipped_race``)."""
+    """One net's run found without training: from the run cache, or shipped (``shipped_races``)."""
 
     name: str
     history: History | None  # None: neither the cache nor the shipped runs have it
@@ -302,16 +302,17 @@ def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, 
     the key ``train`` computes on this machine, else the shipped run of the default race.
 
     The run cache is first seeded with the shipped runs that have weights
-    (``shipped_race.seed_run_cache``). A shipped run used where this machine's key differs (it
+    (``shipped_races.seed_run_cache``). A shipped run used where this machine's key differs (it
     trains in another precision than the shipped bf16) is labelled so: its ``model_name`` becomes
     "plain-20 (shipped run, bf16)". A cached run from before the race recorded gradient norms
     gives way to the shipped one (lesson 05 plots them). ``history.model`` is the trained net
     where weights exist (cached runs, and the shipped plain nets), else None.
     """
     run_cache = RunCache.resolve(cache)
+    default_race = load_race(DEFAULT_RACE)
     if run_cache is not None:
-        seed_run_cache(run_cache, data)
-    shipped = shipped_runs()
+        seed_run_cache(run_cache, data, default_race)
+    shipped = default_race.histories
     found = []
     for entry in configurations:
         config = arguments_from_name(entry) if isinstance(entry, str) else entry
@@ -328,7 +329,7 @@ def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, 
         if match is None:
             found.append(StoredRun(name, None))
             continue
-        weights = shipped_weights(match)
+        weights = default_race.state_dict(match.model_name)
         if weights is not None:
             model.load_state_dict(weights)
         precision = match.setup.get("precision")

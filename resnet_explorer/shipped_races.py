@@ -1,34 +1,59 @@
-"""Races that were run once and shipped as JSON, so a lesson shows their curves at once.
+"""Races that were run once and shipped in ``data/races/``, so a lesson shows their result at once.
 
-A shipped race is the ``History`` of every run (curves, final errors, configuration, data,
-schedule, seed, precision) without model weights, plus a *check*: a short configuration run
-with several seeds, whose spread is the noise that a re-run is compared against
-(``tests/test_shipped_races.py`` re-runs it). The script named in ``made_by`` makes the file
-again from scratch.
+A shipped race (``NAME.json``) is the ``History`` of every run (curves, final errors, gradient
+norms where recorded, configuration, data, schedule, seed, precision), optionally a *check* (a
+short configuration run with several seeds, whose spread is the noise that a re-run is compared
+against; ``tests/test_shipped_races.py`` re-runs it), and optionally the trained weights of some
+of its nets, beside the file as ``NAME/STEM.pt`` (a state_dict; ``"ResNet-56 (A)"`` ->
+``resnet-56-a.pt``). The script named in ``made_by`` makes the race again from scratch.
+
+The default race (``DEFAULT_RACE``: lesson 02's race, ``race.DEFAULT_CONFIGURATIONS`` with seed
+``RACE_SEED`` on the brief schedule at 16x16, made by ``scripts/make_race_runs.py``) ships the
+weights of plain-20 and plain-56 (``WEIGHTS_SHIPPED``: lesson 02 deepens the trained plain-20
+and sets it beside plain-56). ``seed_run_cache(cache, data)`` puts its runs that have weights
+into a run cache, under the key that ``describe_run`` gives their configuration *now* (so a
+change of what the key hashes changes the seeded keys too). A key includes the precision: the
+shipped runs were made in bf16 (``precision="auto"`` on a CPU with native bf16), so on a machine
+that trains in fp32 ``train`` and ``compare`` do not find them, and train; ``race_results`` (the
+race's "Show result") then draws the shipped histories themselves, labelled as shipped.
 
 Example::
 
     race = rx.load_race("identity_mappings")          # data/races/identity_mappings.json
     race.histories[0].final_train_error
     rx.figures.training_curves(race.select(seed=0))
+    rx.load_race("default").state_dict("plain-20")    # data/races/default/plain-20.pt
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import torch
 
 from .data import DATA_DIR
 from .history import History
+from .run_cache import RunCache, describe_run
+from .schedules import Schedule
+from .training import model_arguments, seeded_model
 
 RACE_DIR = DATA_DIR / "races"
 RACE_FORMAT = "resnet_explorer.race"
 RACE_VERSION = 1
-_DIGITS = 5  # errors are fractions of 1,000 images at most: 5 digits keep every value exact enough
+#: Errors are fractions of 1,000 images at most: 5 decimals keep them exact; values below 1
+#: (gradient norms down to 0.001) keep 5 significant digits too.
+_DIGITS = 5
+
+#: Lesson 02's race, ``data/races/default.json`` (``scripts/make_race_runs.py``).
+DEFAULT_RACE = "default"
+#: The nets of the default race whose trained weights ship (lesson 02's ``rx.deepen`` cell needs them).
+WEIGHTS_SHIPPED = ("plain-20", "plain-56")
 
 
 @dataclass
@@ -57,6 +82,23 @@ class ShippedRace:
     histories: list[History]
     check: RaceCheck | None = None
     notes: dict = field(default_factory=dict)
+    weights: dict[str, str] = field(default_factory=dict)  # model_name -> file, relative to the race file's folder
+    path: Path | None = field(default=None, compare=False)  # the race file, where the weights' paths start
+
+    def has_weights(self, model_name: str) -> bool:
+        """Whether the trained weights of this net ship with the race."""
+        return model_name in self.weights
+
+    def state_dict(self, model_name: str) -> dict | None:
+        """The trained weights of this net (a state_dict on the CPU), or None where they do not ship."""
+        if model_name not in self.weights:
+            return None
+        race_file = Path(self.path) if self.path is not None else RACE_DIR / f"{self.name}.json"
+        path = race_file.parent / self.weights[model_name]
+        if not path.is_file():
+            raise FileNotFoundError(f"{model_name}: the race {self.name!r} names its weights {path}, which is "
+                                    f"missing; make the race again with {self.made_by}")
+        return torch.load(path, map_location="cpu", weights_only=True)
 
     def select(self, seed: int | None = None, **config) -> list[History]:
         """The runs with this seed and these ``build_model`` arguments (all runs by default)."""
@@ -85,10 +127,17 @@ class ShippedRace:
 _DEFAULTS = {"shortcut_variant": "original", "activation_order": "original", "stochastic_depth": None}
 
 
+def file_stem(model_name: str) -> str:
+    """A file name for a net: ``"ResNet-56 (A)"`` -> ``"resnet-56-a"``, ``"plain-20"`` -> ``"plain-20"``."""
+    return re.sub(r"[^a-z0-9]+", "-", model_name.lower()).strip("-")
+
+
 def _rounded(values: dict) -> dict:
     def tidy(value):
         if isinstance(value, float) and math.isfinite(value):
-            return round(value, _DIGITS)
+            if value == 0:
+                return value
+            return round(value, max(_DIGITS, _DIGITS - 1 - math.floor(math.log10(abs(value)))))
         if isinstance(value, list):
             return [tidy(item) for item in value]
         if isinstance(value, dict):
@@ -98,11 +147,27 @@ def _rounded(values: dict) -> dict:
 
 
 def save_race(path: str | Path, name: str, description: str, made_by: str, histories: Sequence[History],
-              check: RaceCheck | None = None, notes: dict | None = None) -> Path:
-    """Write a race's histories (no weights) and its check as JSON; returns the path."""
+              check: RaceCheck | None = None, notes: dict | None = None,
+              weights: Mapping[str, Mapping[str, torch.Tensor]] | None = None) -> Path:
+    """Write a race's histories and its check as JSON; returns the path.
+
+    ``weights`` maps a net's ``model_name`` to its trained state_dict, for the nets whose weights
+    ship: each is saved on the CPU beside the file (``NAME/STEM.pt`` for ``path`` ``NAME.json``).
+    """
     path = Path(path)
+    names = {history.model_name for history in histories}
+    unknown = sorted(set(weights or {}) - names)
+    if unknown:
+        raise ValueError(f"weights for {', '.join(unknown)}, which the race does not run; its nets: "
+                         f"{', '.join(sorted(names))}")
+    files = {}
+    for model_name, state in (weights or {}).items():
+        files[model_name] = f"{path.stem}/{file_stem(model_name)}.pt"
+        (path.parent / path.stem).mkdir(parents=True, exist_ok=True)
+        torch.save({key: tensor.detach().cpu().contiguous() for key, tensor in state.items()},
+                   path.parent / files[model_name])
     document = {"format": RACE_FORMAT, "version": RACE_VERSION, "name": name, "description": description,
-                "made_by": made_by, "notes": notes or {},
+                "made_by": made_by, "notes": notes or {}, "weights": files,
                 "check": None if check is None else _rounded(check.__dict__),
                 "runs": [_rounded({key: value for key, value in history.to_dict().items() if key != "from_cache"})
                          for history in histories]}
@@ -136,4 +201,49 @@ def load_race(name_or_path: str | Path) -> ShippedRace:
     check = document.get("check")
     return ShippedRace(name=document["name"], description=document["description"], made_by=document["made_by"],
                        histories=[History.from_dict(run) for run in document["runs"]],
-                       check=None if check is None else RaceCheck(**check), notes=document.get("notes", {}))
+                       check=None if check is None else RaceCheck(**check), notes=document.get("notes", {}),
+                       weights=document.get("weights", {}), path=path)
+
+
+# -- the default race in the run cache ---------------------------------------------------------
+
+def matches(history: History, run: dict) -> bool:
+    """Whether a shipped run is the run ``run`` (a ``describe_run`` description) describes.
+
+    Every field the shipped run recorded must agree, precision aside (it is part of the key,
+    not of what was trained); a field that ``describe_run`` has added since (what it hashes
+    may grow) cannot be compared and is taken from ``run``.
+    """
+    if history.config != run["model"]:
+        return False
+    return all(run[name] == value for name, value in history.setup.items()
+               if name in run and name != "precision")
+
+
+def seed_run_cache(cache: RunCache, data, race: ShippedRace | None = None) -> list[str]:
+    """Put the runs of ``race`` (the default race) that have weights into ``cache``; return the
+    keys it now holds for them.
+
+    Each key is computed now, from the run's configuration, ``data`` and the shipped precision,
+    by ``describe_run`` (so it is the key ``train`` computes for that run on a machine that trains
+    in that precision). Runs that ``data`` does not match (another dataset or image size) are
+    left out. An entry already in the cache is not written again.
+    """
+    race = load_race(DEFAULT_RACE) if race is None else race
+    keys = []
+    for history in race.histories:
+        if not race.has_weights(history.model_name):
+            continue
+        setup = history.setup
+        with torch.random.fork_rng(devices=[]):
+            model = seeded_model(model_arguments(history.config, data), setup["seed"], "cpu")
+        run = describe_run(model, data, Schedule(**setup["schedule"]), setup["seed"], setup["precision"])
+        if not matches(history, run):
+            continue
+        key = RunCache.key(run)
+        if key not in cache:
+            model.load_state_dict(race.state_dict(history.model_name))
+            seeded = replace(history, setup={name: value for name, value in run.items() if name != "model"})
+            cache.put(key, seeded, model)
+        keys.append(key)
+    return keys

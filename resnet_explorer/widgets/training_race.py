@@ -6,7 +6,7 @@ test error bold (the paper's Fig. 6), against training steps. With the brief sch
 ends with a *higher training error* than plain-20 -- the degradation problem of Fig. 1 -- while
 ResNet-56 ends only a few points above ResNet-20, a fraction of the plain nets' gap. "Show
 result" draws the stored runs at once instead: this machine's earlier runs from the run cache,
-else the default race's runs shipped with the package (``shipped_race.py``), labelled as
+else the default race's runs shipped with the package (``shipped_races.py``), labelled as
 shipped where this machine would train differently (another precision).
 
 This module is the view: controls, buttons, progress and the plot. The race itself (the
