@@ -171,15 +171,12 @@ def _add_mean_and_band(figure: go.Figure, counts, errors, name: str, series, loo
     if len(counts) < 2:
         return
     errors = np.asarray(errors, dtype=float)
-    # Lists, not arrays: a FigureWidget in the browser compares typed arrays element by element
-    # and sends the differences back as dicts, which plotly's kernel side cannot merge into arrays
-    # (the lesion explorer draws these traces live).
     figure.add_trace(go.Scatter(
-        x=np.r_[counts, counts[::-1]].tolist(), y=np.r_[errors.max(1), errors.min(1)[::-1]].tolist(),
+        x=np.r_[counts, counts[::-1]], y=np.r_[errors.max(1), errors.min(1)[::-1]],
         fill="toself", mode="lines", line=dict(width=0), fillcolor=style.tint(series.color, 0.7),
         opacity=0.6 * opacity, hoverinfo="skip", showlegend=False, legendgroup=name), **where)
     figure.add_trace(go.Scatter(
-        x=counts.tolist(), y=errors.mean(1).tolist(), mode="lines+markers", name=name, legendgroup=name,
+        x=counts, y=errors.mean(1), mode="lines+markers", name=name, legendgroup=name,
         showlegend=showlegend, opacity=opacity,
         line=dict(color=series.color, dash=series.dash, width=look.bold_line * 0.6),
         marker=dict(size=look.marker_size, color=series.color),
