@@ -108,7 +108,7 @@ def lesioned(model: nn.Module, remove: Iterable[str] = (),
         raise ValueError("remove and swap cannot be combined in one lesioned() block; use one, "
                          "then the other")
     blocks = {block.path: block for block in network_blocks(model)}
-    modules = _block_modules(model)
+    modules = {path: model.get_submodule(path) for path in blocks}
     hooks: dict[nn.Module, object] = {}
     for name in remove:
         block, module = _block(blocks, name), modules[name]

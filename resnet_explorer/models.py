@@ -278,8 +278,6 @@ def validate_options(config: ModelConfig) -> None:
     ):
         if value not in allowed:
             raise _choice_error(what, value, allowed)
-    if config.preact is not True and config.preact is not False:
-        raise _choice_error("preact", config.preact, (True, False))
     if not isinstance(config.depth, int) or isinstance(config.depth, bool):
         raise ValueError(f"depth must be an integer, got {config.depth!r}")
     if config.family == "cifar" and not is_cifar_depth(config.depth):

@@ -35,8 +35,7 @@ anything.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -49,7 +48,7 @@ from torch.utils.hooks import RemovableHandle
 
 from .checks import check_images, check_labels, check_model, check_whole_number, model_name
 from .device import computing_on
-from .hooks import hooked
+from ._model_state import as_found
 from .speed import follows_thread_policy
 
 
@@ -110,24 +109,15 @@ def _unknown_names_error(unknown: list[str], valid: list[str]) -> ValueError:
 # Running a model without changing it
 # --------------------------------------------------------------------------------------------
 
-@contextmanager
-def _probing(model: nn.Module, modules: dict[str, nn.Module], hook: Callable, *,
-             training: bool) -> Iterator[None]:
+def _probing(model: nn.Module, modules: dict[str, nn.Module], hook: Callable, *, training: bool):
     """Run the model in train or eval mode with ``hook(layer, module, inputs, output)`` after each
     of ``modules``; then restore every module's mode, every buffer, and remove the hooks.
 
     A forward pass in train mode updates BN's running statistics; a probe must not change the
-    model it looks at, so the buffers are copied before and put back after.
+    model it looks at, so ``as_found`` puts the buffers back after.
     """
-    buffers = [(buffer, buffer.clone()) for buffer in model.buffers()]
-    hooks = {module: partial(hook, layer) for layer, module in modules.items()}
-    try:
-        with hooked(model, hooks, training=training):
-            yield
-    finally:
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                buffer.copy_(saved)
+    return as_found(model, training=training,
+                    hooks={module: partial(hook, layer) for layer, module in modules.items()})
 
 
 def _response_modules(model: nn.Module) -> dict[str, nn.Module]:
