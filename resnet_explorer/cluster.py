@@ -43,7 +43,8 @@ from typing import NamedTuple
 
 import torch
 
-from .checks import check_whole_number
+from .checkpoints import load_weights
+from .checks import check_choice, check_seed, check_whole_number
 from .data import Dataset
 from .device import default_device
 from .history import History
@@ -171,8 +172,6 @@ def compare_on_executor(executor: Executor, configs: Sequence[dict | ModelConfig
         raise TypeError(f"compare with an executor does not take {', '.join(unknown)}; it takes "
                         f"seed and {', '.join(RUN_FIELDS + SCHEDULE_FIELDS)}")
     overrides = {name: train_kwargs.pop(name) for name in SCHEDULE_FIELDS if name in train_kwargs}
-    if overrides.get("milestones") is not None:
-        overrides["milestones"] = tuple(overrides["milestones"])
     schedule = resolve_schedule(train_kwargs.pop("schedule", None), **overrides)
     runs = [(model_arguments(config, data), seed) for config in configs]
     device = train_kwargs.pop("device", None)
@@ -189,8 +188,7 @@ def make_requests(runs: Sequence[tuple[dict, int]], data, schedule: Schedule, *,
 
     A configuration or precision that cannot work fails now, on the driver, not on a worker.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
+    check_choice("precision", precision, PRECISIONS)
     if not hasattr(data, "train_images"):
         raise TypeError(f"data must be a Dataset (load_dataset(...)), not {type(data).__name__}")
     run_cache = RunCache.resolve(cache)
@@ -200,7 +198,7 @@ def make_requests(runs: Sequence[tuple[dict, int]], data, schedule: Schedule, *,
     for arguments, seed in runs:
         arguments = {name: value for name, value in arguments.items() if name != "device"}
         ModelConfig(**arguments)  # a bad configuration fails here, with build_model's message
-        check_whole_number("seed", seed, minimum=0)
+        check_seed(seed)
         requests.append(RunRequest(
             arguments=arguments, seed=seed, schedule=schedule, precision=precision,
             data_recipe=recipe, data_description=description,
@@ -283,7 +281,7 @@ def _received(result: RunResult, request: RunRequest, device) -> History:
     """The worker's ``History`` with its model rebuilt here, stored in the driver's cache if missing."""
     history = result.history
     model = build_model(**history.config, device="cpu")
-    model.load_state_dict(result.state)
+    load_weights(model, result.state)
     history.model = model.to(device or default_device())
     if request.cache_root and history.status in ("finished", "diverged"):
         cache = RunCache(request.cache_root)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from .checkpoints import load_weights
 from .device import default_device
 from .history import History
 from .models import ModelConfig, arguments_from_name
@@ -160,9 +161,8 @@ class RaceRunner:
                 return self._thread
             if not configurations:
                 return None
-            configs = [arguments_from_name(entry) if isinstance(entry, str) else entry
-                       for entry in configurations]
-            names = tuple(entry if isinstance(entry, str) else _name_of(entry) for entry in configurations)
+            configs, names = zip(*map(_config_and_name, configurations))
+            configs = list(configs)
             progress = RaceProgress(names, resolve_schedule(schedule))
             self.current = progress
             self._stop_event.clear()
@@ -261,6 +261,13 @@ def _name_of(config: Mapping | ModelConfig) -> str:
     return ModelConfig(**config).name
 
 
+def _config_and_name(entry: str | Mapping | ModelConfig) -> tuple:
+    """A race entry (a net's name or its configuration) as ``(configuration, name)``."""
+    if isinstance(entry, str):
+        return arguments_from_name(entry), entry
+    return entry, _name_of(entry)
+
+
 def distinct_labels(histories: Iterable[History]) -> list[History]:
     """The runs, where one net ran with several schedules labelled with its schedule's name."""
     histories = list(histories)
@@ -315,8 +322,7 @@ def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, 
     shipped = default_race.histories
     found = []
     for entry in configurations:
-        config = arguments_from_name(entry) if isinstance(entry, str) else entry
-        name = entry if isinstance(entry, str) else _name_of(entry)
+        config, name = _config_and_name(entry)
         with torch.random.fork_rng(devices=[]):
             model = seeded_model(model_arguments(config, data), seed, device or default_device())
         run = run_description(model, data, schedule=schedule, seed=seed, device=device)
@@ -331,7 +337,7 @@ def stored_runs(configurations: Sequence[str | Mapping | ModelConfig], data, *, 
             continue
         weights = default_race.state_dict(match.model_name)
         if weights is not None:
-            model.load_state_dict(weights)
+            load_weights(model, weights)
         precision = match.setup.get("precision")
         label = match.model_name if precision == run["precision"] else f"{match.model_name} (shipped run, {precision})"
         found.append(StoredRun(name, replace(match, model_name=label, model=model if weights else None), "shipped"))

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoints import load_weights, read_state_dict
 from .data import DATA_DIR
 from .history import History
 from .run_cache import RunCache, describe_run
@@ -98,7 +99,7 @@ class ShippedRace:
         if not path.is_file():
             raise FileNotFoundError(f"{model_name}: the race {self.name!r} names its weights {path}, which is "
                                     f"missing; make the race again with {self.made_by}")
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return read_state_dict(path)
 
     def select(self, seed: int | None = None, **config) -> list[History]:
         """The runs with this seed and these ``build_model`` arguments (all runs by default)."""
@@ -242,7 +243,7 @@ def seed_run_cache(cache: RunCache, data, race: ShippedRace | None = None) -> li
             continue
         key = RunCache.key(run)
         if key not in cache:
-            model.load_state_dict(race.state_dict(history.model_name))
+            load_weights(model, race.state_dict(history.model_name))
             seeded = replace(history, setup={name: value for name, value in run.items() if name != "model"})
             cache.put(key, seeded, model)
         keys.append(key)

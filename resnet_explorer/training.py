@@ -322,7 +322,6 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
     start = time.perf_counter()
     step = 0
     try:
-        model.train()
         for step in range(1, plan.steps + 1):
             if stop_event is not None and stop_event.is_set():
                 history.status, history.message = "stopped", f"stopped before step {step}"
@@ -370,7 +369,6 @@ def _run(model, data, plan: Schedule, seed: int, settings: SpeedSettings, histor
                 for images_, labels_, errors in eval_sets:
                     errors.append(_error_rate(model, images_, labels_, settings))
                 history.eval_steps.append(step)
-                model.train()
             history.wall_time.append(time.perf_counter() - start)
             bar.update(1)
             if step % 10 == 0 or step == plan.steps:
