@@ -50,6 +50,11 @@ def test_lesion_curves_have_a_mean_and_a_band_per_net_and_panel(studies):
     assert list(means[0].x) == [0, 1, 2, 3] and list(means[1].x) == [0, 1, 2]
     np.testing.assert_allclose(means[0].y, studies[0].removed_error.mean(1))
     assert [trace.showlegend for trace in means] == [True, False, True, False]
+    look = style.theme(None)
+    chance_labels = [a for a in figure.layout.annotations if (a.text or "").startswith("chance")]
+    assert len(chance_labels) == 2 and {a.font.size for a in chance_labels} == {look.font_size - 4}
+    titles = [a for a in figure.layout.annotations if a.text in ("blocks removed at random", "pairs of blocks swapped")]
+    assert {a.font.size for a in titles} == {look.font_size}
 
 
 def test_removal_figure_marks_the_current_lesion(studies):

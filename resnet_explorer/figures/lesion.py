@@ -106,6 +106,7 @@ def lesion_curves_figure(
                            look, "removed", row=1, col=1)
         _add_mean_and_band(figure, study.swap_counts, study.swap_error, study.model_name, series,
                            look, "swaps", row=1, col=2, showlegend=False)
+    figure.update_annotations(font_size=look.font_size)  # the panel titles, before the chance labels
     chance = max(study.chance_error for study in studies)
     for column in (1, 2):
         _chance_line(figure, chance, look, row=1, col=column)
@@ -114,7 +115,6 @@ def lesion_curves_figure(
     figure.update_layout(**style.base_layout("curves", title, width, height, large, subtitle),
                          legend=dict(x=0.01, xanchor="left", y=0.98, yanchor="top"),
                          margin=dict(t=2 * look.title_size + 3 * look.font_size + 40))
-    figure.update_annotations(font_size=look.font_size)
     figure.update_xaxes(title_text="blocks removed", row=1, col=1)
     figure.update_xaxes(title_text="random swaps", row=1, col=2)
     figure.update_yaxes(tickformat=".0%", range=[0, 1])
