@@ -87,6 +87,13 @@ def test_bad_input_and_states_get_clear_messages(nets_and_data):
         LesionExplorer(nets, images, labels[:3])
     explorer = LesionExplorer(list(nets.values()), images, labels)
     assert list(explorer.models) == ["plain-20", "ResNet-20 (A)"]
+    twins = LesionExplorer([nets["ResNet-20"], nets["ResNet-20"]], images, labels)  # none dropped
+    assert list(twins.models) == ["ResNet-20 (A)", "ResNet-20 (A)′"]
+    for option, value, message in (("batch_size", 0, "batch_size must be >= 1, got 0"),
+                                   ("threads", True, "threads must be a whole number, got True"),
+                                   ("seed", -1, "seed must be >= 0, got -1")):
+        with pytest.raises(ValueError, match=message):
+            LesionExplorer(nets, images, labels, **{option: value})
     with pytest.raises(InvalidStateError, match="removed_count: 9 is out of range; these nets can lose 0 to 7"):
         explorer.set_state({"removed_count": 9})
     with pytest.raises(InvalidStateError, match="has no control 'blocks'"):

@@ -31,7 +31,7 @@ from ..checks import check_whole_number
 from ..figures.attribution import attribution_overlay
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..speed import thread_limit
-from .explorer import Explorer
+from .explorer import Explorer, distinct_names
 from .look import status_html
 
 SOURCES = ("test set", "upload")
@@ -154,13 +154,8 @@ class AttributionExplorer(Explorer):
         if isinstance(models, Mapping):
             return {str(name): {"model": m, "run": None, "image_size": None} for name, m in models.items()}
         if isinstance(models, Sequence) and not isinstance(models, str):
-            entries: dict[str, dict] = {}
-            for m in models:
-                name = getattr(getattr(m, "config", None), "name", None) or type(m).__name__
-                while name in entries:
-                    name += "′"
-                entries[name] = {"model": m, "run": None, "image_size": None}
-            return entries
+            return {name: {"model": m, "run": None, "image_size": None}
+                    for name, m in distinct_names(models).items()}
         from ..run_cache import RunCache
 
         cache = models if models is not None else RunCache()

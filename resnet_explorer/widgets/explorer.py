@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import ipywidgets as widgets
 
+from ..checks import model_name
 from ..figures import style
 from . import look
 
@@ -29,6 +30,18 @@ def option_values(control: widgets.Widget) -> list:
     if isinstance(options, Mapping):
         return list(options.values())
     return [option[1] if isinstance(option, tuple) and len(option) == 2 else option for option in options]
+
+
+def distinct_names(models: Iterable) -> dict:
+    """``{name: model}`` for a list of nets, each under its ``model_name``; a name that repeats
+    gets a prime (``"ResNet-56 (A)′"``), so no net of the list is dropped."""
+    named: dict = {}
+    for model in models:
+        name = model_name(model)
+        while name in named:
+            name += "′"
+        named[name] = model
+    return named
 
 
 def check_control_value(name: str, control: widgets.Widget, value):

@@ -25,13 +25,14 @@ import torch
 from torch import nn
 
 from .._model_state import as_found
-from ..checks import check_images, check_labels, check_model, model_name
+from ..checks import check_images, check_labels, check_model, check_seed, check_whole_number
+from ..device import model_device
 from ..figures import style
 from ..figures.lesion import removal_figure
 from ..figures.live import LiveFigureWidget, update_in_place
 from ..lesion import lesioned, network_blocks, random_blocks, removable, test_error
 from ..speed import thread_limit
-from .explorer import Explorer, InvalidStateError
+from .explorer import Explorer, InvalidStateError, distinct_names
 from .look import status_html, text_html
 
 DRAWS = 10
@@ -78,7 +79,9 @@ class LesionExplorer(Explorer):
         self.images = check_images(first, images)
         self.labels = check_labels(first, self.images, labels)
         self.studies = list(studies) if isinstance(studies, Sequence) else [studies]
-        self.seed, self.batch_size, self.threads = seed, batch_size, threads
+        self.seed = check_seed(seed)
+        self.batch_size = check_whole_number("batch_size", batch_size, minimum=1)
+        self.threads = None if threads is None else check_whole_number("threads", threads, minimum=1)
         self.blocks = network_blocks(first)
         self.can_remove = {label: {block.path: removable(block) for block in self._blocks_of(label, model)}
                           for label, model in self.models.items()}
@@ -126,7 +129,7 @@ class LesionExplorer(Explorer):
         if isinstance(models, Mapping):
             named = dict(models)
         elif isinstance(models, Sequence) and not isinstance(models, str):
-            named = {model_name(model): model for model in models}
+            named = distinct_names(models)
         else:
             raise TypeError(f"models must be a dict of name -> model or a list of models, not "
                             f"{type(models).__name__}")
@@ -212,7 +215,7 @@ class LesionExplorer(Explorer):
                                      "that changes the shape)")
                 return float("nan")
             try:
-                device = next(model.parameters()).device
+                device = model_device(model)
                 with as_found(model, training=False), lesioned(model, remove=self.removed):
                     self._cache[key] = test_error(model, self.images.to(device), self.labels.to(device),
                                                   self.batch_size)
