@@ -103,8 +103,7 @@ def landscape_contour_figure(
                                                 line=dict(width=2, color="black"))), row=1, col=column)
     subtitle = (f"two filter-normalized random directions, {landscapes[0].images} images per point; "
                 "contours every quarter decade of the loss")
-    size = style.figure_size("curves", width, height, large)
-    figure.update_layout(**style.base_layout("curves", title, size[0], size[1], large, subtitle),
+    figure.update_layout(**style.base_layout("curves", title, width, height, large, subtitle),
                          margin=dict(t=2 * look.title_size + 3 * look.font_size + 40))
     figure.update_annotations(font_size=look.font_size)
     figure.update_xaxes(title_text="first direction")

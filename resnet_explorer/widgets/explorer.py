@@ -169,8 +169,7 @@ class Explorer:
             for name, value in checked.items():
                 self.controls[name].value = value
         if hidden is not None:
-            self.show_controls(self.controls)
-            self.hide_controls(hidden)
+            self._hide_exactly(hidden)
 
     def _check_names(self, names: Iterable[str]) -> None:
         unknown = [name for name in names if name not in self.controls]
@@ -203,6 +202,13 @@ class Explorer:
         for name in names:
             self.controls[name].layout.display = None
 
+    def _hide_exactly(self, hidden) -> None:
+        """Hide exactly the controls named in a state's ``"hidden"`` and show the others."""
+        names = self._as_name_list(hidden, '"hidden"')
+        self._check_names(names)
+        self.show_controls(self.controls)
+        self.hide_controls(names)
+
     def hidden_controls(self) -> list[str]:
         return [name for name, control in self.controls.items() if control.layout.display == "none"]
 
@@ -223,10 +229,7 @@ class Explorer:
                 f"its controls are {', '.join(cls.CONTROL_NAMES)}")
         explorer = cls(**values, **options)
         if "hidden" in state:
-            hidden = explorer._as_name_list(state["hidden"], '"hidden"')
-            explorer._check_names(hidden)
-            explorer.show_controls(explorer.controls)
-            explorer.hide_controls(hidden)
+            explorer._hide_exactly(state["hidden"])
         return explorer
 
     def _repr_mimebundle_(self, **kwargs):
