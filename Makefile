@@ -29,7 +29,8 @@ $(BIN)/.installed: pyproject.toml
 lab: $(BIN)/.installed
 	@$(BIN)/python scripts/check_port.py $(PORT) "make lab PORT=$$(( $(PORT) + 1 ))"
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --ServerApp.port=$(PORT) \
-		--ServerApp.port_retries=0 $(ALLOW_ROOT) $(NO_BROWSER) notebooks/00_start_here.ipynb
+		--ServerApp.port_retries=0 $(ALLOW_ROOT) $(NO_BROWSER) \
+		--LabApp.default_url=/lab/tree/00_start_here.ipynb notebooks/00_start_here.ipynb
 
 voila: $(BIN)/.installed
 	@test -f notebooks/$(LESSON).ipynb || { echo "no lesson notebooks/$(LESSON).ipynb; the lessons are: $$(cd notebooks && ls *.ipynb | sed 's/.ipynb//' | tr '\n' ' ')"; exit 1; }

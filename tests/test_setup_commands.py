@@ -142,6 +142,8 @@ def test_make_lab_serves_the_start_notebook_and_its_kernel_runs(tmp_path):
     finally:
         output = stop(process)
     assert "Running as root is not recommended" not in output
+    # The address it prints (to copy when no browser opens) opens the start notebook too.
+    assert re.search(rf"http://127\.0\.0\.1:{port}/lab/tree/00_start_here\.ipynb\?token=", output), output[-2000:]
 
 
 def test_make_voila_serves_the_lesson_with_its_code_hidden(tmp_path):
