@@ -5,7 +5,8 @@ norms where recorded, configuration, data, schedule, seed, precision), optionall
 short configuration run with several seeds, whose spread is the noise that a re-run is compared
 against; ``tests/test_shipped_races.py`` re-runs it), and optionally the trained weights of some
 of its nets, beside the file as ``NAME/STEM.pt`` (a state_dict; ``"ResNet-56 (A)"`` ->
-``resnet-56-a.pt``). The script named in ``made_by`` makes the race again from scratch.
+``resnet-56-a.pt``); in a race of several seeds, the weights are those of one seed
+(``weights_seed``). The script named in ``made_by`` makes the race again from scratch.
 
 The default race (``DEFAULT_RACE``: lesson 02's race, ``race.DEFAULT_CONFIGURATIONS`` with seed
 ``RACE_SEED`` on the brief schedule at 16x16, made by ``scripts/make_race_runs.py``) ships the
@@ -23,6 +24,7 @@ Example::
     race.histories[0].final_train_error
     rx.figures.training_curves(race.select(seed=0))
     rx.load_race("default").state_dict("plain-20")    # data/races/default/plain-20.pt
+    rx.load_race("identity_mappings").load_model("ResNet-56 (A), stochastic depth 0.5")  # its seed-0 net
 """
 
 from __future__ import annotations
@@ -36,10 +38,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .checkpoints import load_weights, read_state_dict
 from .data import DATA_DIR
+from .device import resolve_device
 from .history import History
+from .models import build_model
 from .run_cache import RunCache, describe_run
 from .schedules import Schedule
 from .training import model_arguments, seeded_model
@@ -84,6 +89,7 @@ class ShippedRace:
     check: RaceCheck | None = None
     notes: dict = field(default_factory=dict)
     weights: dict[str, str] = field(default_factory=dict)  # model_name -> file, relative to the race file's folder
+    weights_seed: int | None = None  # the seed of the runs whose weights ship (None: the race's only seed)
     path: Path | None = field(default=None, compare=False)  # the race file, where the weights' paths start
 
     def has_weights(self, model_name: str) -> bool:
@@ -91,7 +97,10 @@ class ShippedRace:
         return model_name in self.weights
 
     def state_dict(self, model_name: str) -> dict | None:
-        """The trained weights of this net (a state_dict on the CPU), or None where they do not ship."""
+        """The trained weights of this net (a state_dict on the CPU), or None where they do not ship.
+
+        In a race of several seeds they are the weights of the run with seed ``weights_seed``.
+        """
         if model_name not in self.weights:
             return None
         race_file = Path(self.path) if self.path is not None else RACE_DIR / f"{self.name}.json"
@@ -100,6 +109,22 @@ class ShippedRace:
             raise FileNotFoundError(f"{model_name}: the race {self.name!r} names its weights {path}, which is "
                                     f"missing; make the race again with {self.made_by}")
         return read_state_dict(path)
+
+    def load_model(self, model_name: str, device: torch.device | str | None = None) -> nn.Module:
+        """The trained net itself: ``build_model`` of its run's configuration, with its shipped
+        weights, on ``device`` (by default ``default_device()``, the GPU when there is one).
+
+        ``ValueError`` names the nets whose weights ship when this one's do not.
+        """
+        if not self.has_weights(model_name):
+            raise ValueError(f"the race {self.name!r} ships no weights for {model_name!r}; it ships them for "
+                             f"{', '.join(self.weights) or 'no net'}")
+        seed = self.weights_seed
+        history = next(history for history in self.histories if history.model_name == model_name
+                       and (seed is None or history.setup.get("seed") == seed))
+        model = build_model(**history.config, device="cpu")
+        load_weights(model, self.state_dict(model_name))
+        return model.to(resolve_device(device))
 
     def select(self, seed: int | None = None, **config) -> list[History]:
         """The runs with this seed and these ``build_model`` arguments (all runs by default)."""
@@ -149,11 +174,13 @@ def _rounded(values: dict) -> dict:
 
 def save_race(path: str | Path, name: str, description: str, made_by: str, histories: Sequence[History],
               check: RaceCheck | None = None, notes: dict | None = None,
-              weights: Mapping[str, Mapping[str, torch.Tensor]] | None = None) -> Path:
+              weights: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
+              weights_seed: int | None = None) -> Path:
     """Write a race's histories and its check as JSON; returns the path.
 
     ``weights`` maps a net's ``model_name`` to its trained state_dict, for the nets whose weights
     ship: each is saved on the CPU beside the file (``NAME/STEM.pt`` for ``path`` ``NAME.json``).
+    A race of several seeds ships the weights of one, ``weights_seed``.
     """
     path = Path(path)
     names = {history.model_name for history in histories}
@@ -161,6 +188,12 @@ def save_race(path: str | Path, name: str, description: str, made_by: str, histo
     if unknown:
         raise ValueError(f"weights for {', '.join(unknown)}, which the race does not run; its nets: "
                          f"{', '.join(sorted(names))}")
+    seeds = sorted({history.setup.get("seed") for history in histories}, key=str)
+    if weights and weights_seed is None and len(seeds) > 1:
+        raise ValueError(f"the race has seeds {', '.join(map(str, seeds))}: say with weights_seed= which "
+                         "seed's runs the weights are")
+    if weights_seed is not None and weights_seed not in seeds:
+        raise ValueError(f"weights_seed={weights_seed!r}, but the race has seeds {', '.join(map(str, seeds))}")
     files = {}
     for model_name, state in (weights or {}).items():
         files[model_name] = f"{path.stem}/{file_stem(model_name)}.pt"
@@ -168,7 +201,7 @@ def save_race(path: str | Path, name: str, description: str, made_by: str, histo
         torch.save({key: tensor.detach().cpu().contiguous() for key, tensor in state.items()},
                    path.parent / files[model_name])
     document = {"format": RACE_FORMAT, "version": RACE_VERSION, "name": name, "description": description,
-                "made_by": made_by, "notes": notes or {}, "weights": files,
+                "made_by": made_by, "notes": notes or {}, "weights": files, "weights_seed": weights_seed,
                 "check": None if check is None else _rounded(check.__dict__),
                 "runs": [_rounded({key: value for key, value in history.to_dict().items() if key != "from_cache"})
                          for history in histories]}
@@ -203,7 +236,7 @@ def load_race(name_or_path: str | Path) -> ShippedRace:
     return ShippedRace(name=document["name"], description=document["description"], made_by=document["made_by"],
                        histories=[History.from_dict(run) for run in document["runs"]],
                        check=None if check is None else RaceCheck(**check), notes=document.get("notes", {}),
-                       weights=document.get("weights", {}), path=path)
+                       weights=document.get("weights", {}), weights_seed=document.get("weights_seed"), path=path)
 
 
 # -- the default race in the run cache ---------------------------------------------------------
