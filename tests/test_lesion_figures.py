@@ -57,6 +57,22 @@ def test_lesion_curves_have_a_mean_and_a_band_per_net_and_panel(studies):
     assert {a.font.size for a in titles} == {look.font_size}
 
 
+def test_lesion_curves_without_swaps_draw_one_panel_and_distinct_colours_per_net():
+    images, labels = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    results = []
+    for options in (dict(), dict(stochastic_depth=0.5)):
+        torch.manual_seed(0)
+        model = rx.build_model(20, in_channels=1, **options)
+        results.append(rx.lesion_study(model, images, labels, max_removed=2, max_swaps=0, draws=2, progress=False))
+    figure = lesion_curves_figure(results, distinct=True)
+    assert "xaxis2" not in figure.layout and "pairs of blocks swapped" not in [a.text for a in figure.layout.annotations]
+    means = [trace for trace in figure.data if trace.mode == "lines+markers"]
+    assert [trace.name for trace in means] == ["ResNet-20 (A)", "ResNet-20 (A), stochastic depth 0.5"]
+    assert means[0].line.color == style.RESIDUAL_COLOR and means[1].line.color != means[0].line.color
+    by_kind = [trace for trace in lesion_curves_figure(results).data if trace.mode == "lines+markers"]
+    assert by_kind[0].line.color == by_kind[1].line.color  # without distinct: one family, one depth
+
+
 def test_removal_figure_marks_the_current_lesion(studies):
     figure = removal_figure(studies, current={"plain-20": (2, 0.8), "ResNet-20 (A)": (2, 0.3)})
     markers = [trace for trace in figure.data if trace.mode == "markers"]

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from . import style
+from .variants import variant_styles
 
 
 def _as_list(results) -> list:
@@ -89,34 +90,44 @@ def lesion_curves_figure(
     studies,
     *,
     title: str | None = "Removing and reordering blocks (Veit et al. 2016, Fig. 4)",
+    distinct: bool = False,
     width: int | None = None,
     height: int | None = None,
     large: bool | None = None,
 ) -> go.Figure:
     """Test error against the number of blocks removed at random (left) and of random swaps of
     two same-shape blocks (right): the mean over the draws, and a band from the lowest to the
-    highest draw."""
+    highest draw. Where no study swapped blocks (``max_swaps=0``), only the left panel.
+
+    ``distinct``: each net its own colour (the variants of one net, He 2016, such as a net
+    trained with stochastic depth beside the original), instead of one colour per family
+    shaded by depth.
+    """
     studies = _as_list(studies)
     look = style.theme(large)
-    styles = style.series_styles([study.model_name for study in studies])
-    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                           subplot_titles=("blocks removed at random", "pairs of blocks swapped"))
+    names = [study.model_name for study in studies]
+    styles = variant_styles(names) if distinct else style.series_styles(names)
+    swapped = any(len(study.swap_counts) > 1 for study in studies)
+    panels = ("blocks removed at random", "pairs of blocks swapped")[:2 if swapped else 1]
+    figure = make_subplots(rows=1, cols=len(panels), horizontal_spacing=0.1, subplot_titles=panels)
     for study, series in zip(studies, styles):
         _add_mean_and_band(figure, study.removed_counts, study.removed_error, study.model_name, series,
                            look, "removed", row=1, col=1)
-        _add_mean_and_band(figure, study.swap_counts, study.swap_error, study.model_name, series,
-                           look, "swaps", row=1, col=2, showlegend=False)
+        if swapped:
+            _add_mean_and_band(figure, study.swap_counts, study.swap_error, study.model_name, series,
+                               look, "swaps", row=1, col=2, showlegend=False)
     figure.update_annotations(font_size=look.font_size)  # the panel titles, before the chance labels
     chance = max(study.chance_error for study in studies)
-    for column in (1, 2):
+    for column in range(1, len(panels) + 1):
         _chance_line(figure, chance, look, row=1, col=column)
     draws = studies[0].removed_error.shape[1]
     subtitle = f"line: mean of {draws} random draws; band: lowest to highest; {studies[0].images} test images"
     figure.update_layout(**style.base_layout("curves", title, width, height, large, subtitle),
                          legend=dict(x=0.01, xanchor="left", y=0.98, yanchor="top"),
                          margin=dict(t=2 * look.title_size + 3 * look.font_size + 40))
-    figure.update_xaxes(title_text="blocks removed", row=1, col=1)
-    figure.update_xaxes(title_text="random swaps", row=1, col=2)
+    figure.update_xaxes(title_text="blocks removed", dtick=1, row=1, col=1)
+    if swapped:
+        figure.update_xaxes(title_text="random swaps", row=1, col=2)
     figure.update_yaxes(tickformat=".0%", range=[0, 1])
     figure.update_yaxes(title_text="test error", row=1, col=1)
     return figure
