@@ -16,9 +16,13 @@ Runs go through the run cache (``--cache``, default a folder under ``~/.cache``)
 interrupted script picks up where it stopped; the JSON is rewritten after every run, so a
 partial race can be looked at. ``--extra`` adds the other variants of He 2016 (shortcut-only
 gating, both scaled by 0.5, dropout on the shortcut, BN after addition, ReLU before addition,
-ReLU-only pre-activation). 18 runs without ``--extra``; on one shared core (one thread, bf16)
-seed 0 took 600 s (stochastic depth) to 2,340 s (exclusive gating) a run. The description in
-the JSON names the seeds it holds.
+ReLU-only pre-activation). 18 runs without ``--extra``, 36 with it; on one free core (one
+thread, bf16) a run takes 75 s (90 s with exclusive gating), so the whole race with ``--extra``
+takes about 50 minutes on one core (half that with two processes, ``--seeds``). The description
+in the JSON names the seeds it holds.
+
+The trained weights of seed 0's original ResNet-56 and of its stochastic-depth twin ship beside
+the file (``identity_mappings/``): lesson 12 compares them in a lesion study.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ EXTRA = [
     dict(depth=DEPTH, activation_order="relu_before_add"),
     dict(depth=DEPTH, activation_order="relu_preact"),
 ]
+#: The nets whose trained weights ship, of the runs with seed ``WEIGHTS_SEED``.
+WEIGHTS_SHIPPED = [dict(depth=DEPTH), dict(depth=DEPTH, stochastic_depth=0.5)]
+WEIGHTS_SEED = 0
 #: The check: short enough for a test (about 30 s of training on a free core), long enough that
 #: its seeds agree (at 60 steps their training errors spread from 0.67 to 0.92).
 CHECK_CONFIG = dict(depth=DEPTH)
@@ -101,7 +108,7 @@ def main() -> None:
         return
     cache = rx.RunCache(arguments.cache)
     configs = RACE + (EXTRA if arguments.extra else [])
-    histories = []
+    histories, weights = [], {}
     made_by = "scripts/make_identity_race.py" + (" --extra" if arguments.extra else "")
     notes = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     for seed in arguments.seeds:  # seed by seed, so a partial race already compares every net
@@ -109,6 +116,8 @@ def main() -> None:
             started = time.perf_counter()
             history = rx.compare([config], data, seed=seed, schedule="brief", cache=cache, progress=False)[0]
             histories.append(history)
+            if seed == WEIGHTS_SEED and config in WEIGHTS_SHIPPED:
+                weights[history.model_name] = history.model.state_dict()
             print(f"seed {seed}  {history.model_name:<40} {history.status:<9} training error "
                   f"{history.final_train_error:.3f}  test error {history.final_test_error:.3f}  "
                   f"({time.perf_counter() - started:.0f} s{', cached' if history.from_cache else ''})", flush=True)
@@ -120,7 +129,7 @@ def main() -> None:
     print(f"check: {CHECK_CONFIG} {CHECK_STEPS} steps, training errors {check.final_train_errors}, "
           f"test errors {check.final_test_errors}", flush=True)
     save_race(arguments.out, "identity_mappings", describe(histories, data), made_by, histories, check=check,
-              notes=notes)
+              notes=notes, weights=weights, weights_seed=WEIGHTS_SEED if weights else None)
     print(f"wrote {arguments.out}")
 
 

@@ -128,3 +128,27 @@ def test_the_black_baseline_of_lesson_06_is_black():
     black = (0 - data.mean[0]) / data.std[0]
     assert torch.allclose(data.to_display(torch.full((1, 2, 2), black)), torch.zeros(1, 2, 2), atol=1e-6)
     assert "(0 - data.mean[0]) / data.std[0]" in "\n".join(scaffolds("06_attribution"))
+
+
+def test_lesson_12s_teachers_note_quotes_the_shipped_race():
+    """The note's race numbers are the shipped race's, so re-making the race cannot leave them stale."""
+    from resnet_explorer.paper_comparison import compare_with_paper
+
+    (note,) = [cell.source for cell in cells("12_identity_mappings", "markdown") if "Teacher's note" in cell.source]
+    words = " ".join(note.replace(">", " ").split())
+    race = rx.load_race("identity_mappings")
+    comparison = compare_with_paper(race.histories)
+    means = {net.unit: net.test_mean for net in comparison.nets}
+    for unit, phrase in (("pre-act", "best ({:.3f})"), ("ReLU-only pre-act", "pre-activation ({:.3f})"),
+                         ("original", "reaches {:.3f}"), ("shortcut scaled 0.5", "shortcut ({:.3f})"),
+                         ("dropout shortcut", "shortcut ({:.3f}) are the worst")):
+        assert phrase.format(means[unit]) in words, unit
+    assert f"{len(comparison.reproduced)} of the paper's {len(comparison.pairs)} pairs" in words
+    assert f"{len(comparison.separated)} of them with the seeds' ranges apart" in words
+    assert len(comparison.pairs) - len(comparison.reproduced) == 8  # the eight the note lists
+    conv = next(net for net in comparison.nets if net.unit == "1x1 conv shortcut")
+    finished = [error for error, status in zip(conv.test_errors, conv.statuses) if status == "finished"]
+    assert conv.statuses == ["diverged", "finished", "finished"]
+    assert f"average {sum(finished) / len(finished):.3f}" in words
+    depth = {row["label"]: row["test_mean"] for row in race.summary()}
+    assert f"(test error {depth['ResNet-56 (A), stochastic depth 0.5']:.3f} against {depth['ResNet-56 (A)']:.3f})" in words

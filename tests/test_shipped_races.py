@@ -66,6 +66,27 @@ def test_a_race_keeps_the_weights_of_the_nets_it_names_beside_its_file(tmp_path)
         race.state_dict("plain-8")
 
 
+def test_a_race_of_several_seeds_ships_the_weights_of_one_and_builds_that_net(tmp_path):
+    configs = {0: dict(depth=8, in_channels=1), 1: dict(depth=8, in_channels=1)}
+    models = {seed: rx.build_model(**config, device="cpu") for seed, config in configs.items()}
+    histories = [History(model_name=models[seed].config.name, config=models[seed].config.as_dict(),
+                         setup={"seed": seed}, status="finished") for seed in configs]
+    name = histories[0].model_name
+    with pytest.raises(ValueError, match="the race has seeds 0, 1: say with weights_seed= which"):
+        save_race(tmp_path / "r.json", "r", "", "nobody", histories, weights={name: models[1].state_dict()})
+    with pytest.raises(ValueError, match="weights_seed=5, but the race has seeds 0, 1"):
+        save_race(tmp_path / "r.json", "r", "", "nobody", histories, weights={name: models[1].state_dict()},
+                  weights_seed=5)
+    race = load_race(save_race(tmp_path / "r.json", "r", "", "nobody", histories,
+                               weights={name: models[1].state_dict()}, weights_seed=1))
+    assert race.weights_seed == 1
+    loaded = race.load_model(name)
+    assert next(loaded.parameters()).device == rx.default_device()
+    assert all(torch.equal(value.cpu(), models[1].state_dict()[key]) for key, value in loaded.state_dict().items())
+    with pytest.raises(ValueError, match="ships no weights for 'plain-8'; it ships them for ResNet-8"):
+        race.load_model("plain-8")
+
+
 def test_gradient_norms_far_below_one_keep_five_significant_digits(tmp_path):
     history = History(model_name="x", config={}, grad_norms={"stem": [0.0013439200942848132, 300.4974762551848]})
     (loaded,) = load_race(save_race(tmp_path / "r.json", "r", "", "nobody", [history])).histories
@@ -79,14 +100,31 @@ def test_an_unknown_race_names_the_shipped_ones():
 
 def test_the_identity_race_is_what_its_script_says():
     race = load_race("identity_mappings")
-    assert (RACE_DIR / "identity_mappings.json").stat().st_size < 2_000_000  # histories only, no weights
+    assert (RACE_DIR / "identity_mappings.json").stat().st_size < 2_000_000  # histories; the weights beside it
     assert race.made_by.startswith("scripts/make_identity_race.py")
     for history in race.histories:
         assert history.status in ("finished", "diverged") and history.config["depth"] >= 56
         assert history.setup["schedule"] == BRIEF_SCHEDULE.as_dict()
         assert history.setup["data"]["image_size"] == BRIEF_IMAGE_SIZE
         assert history.setup["seed"] in (0, 1, 2)
-    assert "ResNet-56 (A)" in race.labels() and "ResNet-56 (A), exclusive gating" in race.labels()
+    assert len(race.labels()) == 12  # Tables 1 and 2 (the original once) and stochastic depth
+    for label in race.labels():
+        assert sorted(history.setup["seed"] for history in race.histories if history.model_name == label) == [0, 1, 2]
+    assert "seeds 0, 1, 2" in race.description
+
+
+def test_the_identity_race_ships_the_weights_lesson_12_lesions_and_they_give_the_errors_recorded():
+    race = load_race("identity_mappings")
+    assert race.weights_seed == 0
+    assert sorted(race.weights) == ["ResNet-56 (A)", "ResNet-56 (A), stochastic depth 0.5"]
+    assert sum(path.stat().st_size for path in (RACE_DIR / "identity_mappings").iterdir()) < 8_000_000
+    data = rx.load_dataset(image_size=BRIEF_IMAGE_SIZE)
+    for name in race.weights:
+        (run,) = [history for history in race.select(seed=0) if history.model_name == name]
+        model = race.load_model(name, device="cpu")
+        subset = _fixed_subset(len(data.train_images), run.setup["schedule"]["eval_size"], stream=1)
+        measured = error_rate(model, data.train_images[subset], data.train_labels[subset], precision="fp32")
+        assert measured == pytest.approx(run.final_train_error, abs=0.01)  # recorded in bf16
 
 
 @pytest.mark.slow

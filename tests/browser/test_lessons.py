@@ -248,7 +248,9 @@ def test_lesson_12_shows_the_shipped_race_and_the_explorer_offers_the_variants(j
     open_notebook(page, jupyter_lab, "12_identity_mappings.ipynb")
     run_all_cells(page, timeout=360)
     assert error_outputs(page) == []
-    for title, name in (("Gradient flow at initialization", "12_gradient_flow"), ("Final errors", "12_race_errors")):
+    for title, name in (("Gradient flow at initialization", "12_gradient_flow"),
+                        ("Table 1's shortcuts", "12_race_table1"), ("Table 2's activation orders", "12_race_table2"),
+                        ("Blocks removed: trained with and without", "12_stochastic_depth_lesion")):
         figure = page.locator(".js-plotly-plot").filter(has_text=title).first
         figure.scroll_into_view_if_needed()
         wait_for_plotly(figure)
