@@ -5,7 +5,8 @@ ResNet-110 for each shortcut variant (Table 1) and each activation order (Table 
 above 20%. A brief race on our data (lesson 12, ``data/races/identity_mappings.json``) is far
 from that setting, so what it can say is which of the paper's *orderings* it reproduces:
 
-    comparison = compare_with_paper(rx.load_race("identity_mappings").histories)
+    race = rx.load_race("identity_mappings")
+    comparison = compare_with_paper(race.histories)
     print(comparison.report())        # our errors beside the paper's; the pairs, reproduced or not
     table_runs(race.histories, 1)     # the runs of Table 1's units (the shortcuts), for a figure
     comparison.pairs[0].reproduced
@@ -34,8 +35,9 @@ FAILED = math.inf
 def paper_error(config: Mapping) -> float | None:
     """He 2016's CIFAR-10 test error (%) of ResNet-110 with the unit ``config`` (``build_model``
     arguments) describes: ``FAILED`` for the paper's "fail", ``None`` where the paper has no such
-    unit (stochastic depth, the branch scaled alone, a shortcut variant with another order)."""
-    if config.get("stochastic_depth"):
+    unit (a plain or dense net, stochastic depth, the branch scaled alone, a shortcut variant with
+    another order)."""
+    if config.get("stochastic_depth") or config.get("shortcut") in ("none", "dense"):
         return None
     variant = config.get("shortcut_variant", "original")
     order = config.get("activation_order") or ("full_preact" if config.get("preact") else "original")

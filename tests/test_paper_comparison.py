@@ -23,6 +23,7 @@ from resnet_explorer.shipped_races import load_race
     (dict(depth=56, shortcut_variant="dropout_shortcut"), FAILED),
     (dict(depth=56, shortcut_variant="scale_branch"), None),  # not in the paper
     (dict(depth=56, stochastic_depth=0.5), None),  # Huang et al., not He 2016
+    (dict(depth=56, shortcut="none"), None),  # a plain net has no unit
     (dict(depth=56, shortcut_variant="exclusive_gate", activation_order="bn_after_add"), None),
 ])
 def test_each_unit_gets_the_papers_resnet110_error(config, expected):
