@@ -57,7 +57,7 @@ from .training import model_arguments, seeded_model, train
 
 __all__ = ["DataMismatchError", "RunRequest", "StepTime", "compare_on_executor",
            "estimated_seconds", "executor_from_address", "local_executor", "make_requests",
-           "measure_step_time", "run_requests"]
+           "measure_step_time", "run_requests", "submit_request"]
 
 #: ``train`` arguments that shape the schedule; ``compare_on_executor`` resolves them on the driver.
 SCHEDULE_FIELDS = ("steps", "batch_size", "lr", "momentum", "weight_decay", "milestones",
@@ -268,10 +268,22 @@ def run_requests(executor: Executor, requests: Sequence[RunRequest], *,
     return histories
 
 
+def submit_request(executor: Executor, request: RunRequest) -> Future:
+    """Send one run to ``executor``; every call is a task of its own.
+
+    Dask takes a task as pure by default and hands back the result of an identical task it
+    still holds, without running it: a race run twice would get the first race's runs back
+    (``from_cache`` False) instead of the worker's look into the run cache. Its executor is
+    therefore told ``pure=False``; other executors run every submission anyway.
+    """
+    dask_options = {"pure": False} if type(executor).__module__.startswith("distributed.") else {}
+    return executor.submit(train_request, request, **dask_options)
+
+
 def _submit(executor: Executor, request: RunRequest, index: int, futures: dict,
             histories: list) -> None:
     try:
-        futures[executor.submit(train_request, request)] = index
+        futures[submit_request(executor, request)] = index
     except Exception as error:  # noqa: BLE001 - a broken or shut-down executor takes no more work
         warnings.warn(f"{request.name} could not be submitted ({one_line(error)})", stacklevel=3)
         histories[index] = _failed_history(request, error)

@@ -17,7 +17,7 @@ import torch
 
 import resnet_explorer as rx
 from resnet_explorer.cluster import (LocalProcessPool, RunRequest, compare_on_executor,
-                                     estimated_seconds, make_requests)
+                                     estimated_seconds, make_requests, submit_request)
 from resnet_explorer.run_cache import RunCache
 from resnet_explorer.schedules import Schedule
 
@@ -83,6 +83,20 @@ def test_a_dask_race_gives_the_in_process_numbers_and_a_second_call_reads_the_ca
 
 def _executing(dask_worker) -> int:
     return len(dask_worker.state.executing)
+
+
+def test_a_run_sent_again_to_dask_runs_again_and_reads_the_cache(client, data, tmp_path):
+    """Dask hands back the result of an identical "pure" task it still holds: CI once saw a second
+    race report its runs as trained, not cached. Holding the first future makes that certain."""
+    executor = client.get_executor()
+    schedule = Schedule(steps=RACE["steps"], batch_size=RACE["batch_size"], eval_every=RACE["eval_every"],
+                        eval_size=RACE["eval_size"])
+    (request,) = make_requests([(dict(CONFIGS[0], in_channels=1), SEED)], data, schedule, precision="fp32",
+                               cache=RunCache(tmp_path / "runs"))
+    first = submit_request(executor, request)
+    assert not first.result(timeout=120).history.from_cache
+    again = submit_request(executor, request)  # while `first` is still held
+    assert again.result(timeout=120).history.from_cache
 
 
 def test_a_worker_killed_mid_run_is_survived(client, data, in_process, tmp_path):
