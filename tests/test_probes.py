@@ -344,8 +344,10 @@ def test_a_thousand_recorders_leak_no_hooks_and_no_memory():
     gc.collect()
     assert no_hooks_left(model)
     assert not any(recorder() is not None for recorder in recorders)  # nothing keeps them alive
-    # The list of 1000 weak references is the only growth expected.
-    assert len(gc.get_objects()) - objects_before < 1000 + 100
+    # The list of 1000 weak references is the only growth expected here, but other threads (the
+    # event loop of the Dask cluster another test started) make a few hundred objects meanwhile
+    # (CI once counted 1,115). A leak of one object per use would add 1,000 more.
+    assert len(gc.get_objects()) - objects_before < 2 * 1000
 
 
 # --------------------------------------------------------------------------------------------
