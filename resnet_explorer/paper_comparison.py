@@ -118,15 +118,15 @@ class PaperComparison:
         """A table of the nets, ours best first, beside the paper's error and rank; the pairs."""
         width = max(len(net.model_name) for net in self.nets)
         lines = [f"{'net, best first':<{width}}  {'seeds':<6} {'training error':>14}  {'test error (range)':>19}"
-                 "   He 2016, ResNet-110 (rank)"]
+                 "   He 2016 (rank)"]
         for net in self.nets:
             rank = 1 + sum(other.paper_error < net.paper_error for other in self.nets)
             paper = "fails (> 20%)" if net.paper_error == FAILED else f"{net.paper_error:.2f}%"
-            failed = (f"   diverged in {net.statuses.count('diverged')} of {len(net.statuses)} seeds"
-                      if net.failed else "")
             lines.append(f"{net.model_name:<{width}}  {','.join(map(str, net.seeds)):<6} {net.train_mean:14.3f}  "
                          f"{net.test_mean:.3f} ({min(net.test_errors):.3f}-{max(net.test_errors):.3f})   "
-                         f"{paper} ({rank}){failed}")
+                         f"{paper} ({rank})")
+        lines += [f"{net.unit}: diverged in {net.statuses.count('diverged')} of {len(net.statuses)} seeds, "
+                  "so it counts as failed" for net in self.nets if net.failed]
         lines += ["", f"pairs in the paper's order: {len(self.reproduced)} of {len(self.pairs)}, "
                       f"{len(self.separated)} of them with the seeds' ranges apart"]
         lines += [f"  not reproduced: {pair.worse.unit} beat {pair.better.unit}"

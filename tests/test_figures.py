@@ -111,6 +111,12 @@ def test_a_curve_in_flight_stops_at_the_evaluations_it_has():
     np.testing.assert_array_equal(points["test"][0], [1, 30, 40])
 
 
+def test_figures_fill_the_output_area_unless_a_widget_gives_them_a_width():
+    """Lesson 12 drew 1,100-px figures into an 840-px output area (1280x720, side panel open)."""
+    assert cost_comparison([("plain-20", 1, 2)]).layout.width is None
+    assert cost_comparison([("plain-20", 1, 2)], width=400).layout.width == 400
+
+
 def test_training_curves_fit_the_output_area_with_the_legend_inside():
     figure = training_curves(finished_history("plain-20", {"depth": 20, "shortcut": "none"}))
     assert figure.layout.width is None and figure.layout.height  # plotly fits the container's width

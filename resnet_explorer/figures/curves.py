@@ -105,8 +105,6 @@ def training_curves(
                 meta=meta, hovertemplate=f"{name}<br>step %{{x}}<br>{what} %{{y:.1%}} (eval mode)<extra></extra>",
             ))
     layout = style.base_layout("curves", title, width, height, large)
-    if width is None:
-        layout.pop("width")  # plotly then fits the figure to its container
     figure.update_layout(
         **layout,
         xaxis_title="training steps (iterations)",

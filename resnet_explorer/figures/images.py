@@ -59,7 +59,5 @@ def image_grid(images: torch.Tensor, titles: Sequence[str] | None = None, *, col
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False)
     layout = style.base_layout("panel", None, width, height or rows * (cell + _TITLE_SPACE) + 40)
-    if width is None:
-        layout.pop("width")  # plotly then fits the figure to its container
     figure.update_layout(**layout, margin=dict(l=_MARGIN, r=_MARGIN, t=50, b=_MARGIN))
     return figure

@@ -95,7 +95,9 @@ def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidg
     Inside one ``batch_update``, each trace's changed properties are replaced whole (arrays
     included, sent as lists: see ``_plain``), then the layout's. When the traces differ in number or type they are removed
     and added again. Then the widget's stored state is brought up to date (see
-    ``_store_widget_state``).
+    ``_store_widget_state``). A ``source`` without a width or height keeps the widget's own: figure
+    functions leave the width out so that a figure fills a notebook's output area, while a widget
+    keeps the size it was made with.
     """
     same_traces = len(target.data) == len(source.data) and all(
         old.type == new.type for old, new in zip(target.data, source.data)
@@ -109,7 +111,11 @@ def update_in_place(target: go.FigureWidget, source: go.Figure) -> go.FigureWidg
         else:
             target.data = []
             target.add_traces([_plain(trace.to_plotly_json()) for trace in source.data])
-        layout_changes = _changes(target.layout.to_plotly_json(), source.layout.to_plotly_json())
+        layout = source.layout.to_plotly_json()
+        for size in ("width", "height"):
+            if size not in layout and target.layout[size] is not None:
+                layout[size] = target.layout[size]
+        layout_changes = _changes(target.layout.to_plotly_json(), layout)
         if layout_changes:
             target.layout.update(layout_changes, overwrite=True)
     _store_widget_state(target)

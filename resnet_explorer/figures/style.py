@@ -7,8 +7,10 @@
 - Two plotly templates are registered once, at import: ``"resnet_explorer"`` (laptop screen) and
   ``"resnet_explorer_large"`` (projector: 22 px text, thicker lines). ``set_theme(large=...)``
   chooses which one the figure functions use; the default is the projector theme.
-- Every figure gets an explicit width and height (a FigureWidget does not resize itself inside
-  widget containers), taken from ``figure_size(kind)`` unless the caller passes them.
+- Every figure gets an explicit height, from ``figure_size(kind)`` unless the caller passes one.
+  Its width fills the output area, so that it fits a projector with JupyterLab's side panel
+  open (about 840 px at 1280x720), unless the caller passes a width: the widgets do, from
+  ``figure_size(kind)``, since a FigureWidget does not resize itself inside widget containers.
 """
 
 from __future__ import annotations
@@ -134,13 +136,17 @@ def figure_size(kind: str, width: int | None = None, height: int | None = None,
 
 def base_layout(kind: str, title: str | None, width: int | None, height: int | None,
                 large: bool | None = None, subtitle: str | None = None) -> dict:
-    """The layout every figure starts from: template, explicit size and a title."""
+    """The layout every figure starts from: template, height, a title, and the width if given
+    (without one, plotly fits the figure to the output area)."""
     size = figure_size(kind, width, height, large)
     title_spec: dict = {"text": title or ""}
     if subtitle:
         title_spec["subtitle"] = {"text": subtitle, "font": {"size": theme(large).font_size - 2,
                                                              "color": "#444444"}}
-    return dict(template=theme(large).template, width=size[0], height=size[1], title=title_spec)
+    layout = dict(template=theme(large).template, height=size[1], title=title_spec)
+    if width is not None:
+        layout["width"] = size[0]
+    return layout
 
 
 # ---- kinds (plain or residual) and shades -------------------------------------------------------

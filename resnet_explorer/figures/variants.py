@@ -86,7 +86,7 @@ def race_errors_figure(histories, *, title: str | None = "Final errors (mean ove
                                                 line=dict(color="#555555", width=3))))
     size = style.figure_size("curves", width, height, large)
     figure.update_layout(
-        **style.base_layout("curves", title, size[0], height or min(size[1], 200 + 80 * len(labels)), large),
+        **style.base_layout("curves", title, width, height or min(size[1], 200 + 80 * len(labels)), large),
         xaxis=dict(title="error", tickformat=".0%", rangemode="tozero"),
         yaxis=dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=ticks,
                    range=[len(labels) - 0.5, -0.5]),  # the first net on top

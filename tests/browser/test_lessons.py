@@ -219,7 +219,8 @@ def test_voila_serves_the_attribution_explorer(voila_server, page):
 @pytest.mark.browser
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("name, code", [("00_start_here.ipynb", "rx.figures.image_grid("),
-                                        ("02_degradation.ipynb", "rx.figures.training_curves(histories)")])
+                                        ("02_degradation.ipynb", "rx.figures.training_curves(histories)"),
+                                        ("12_identity_mappings.ipynb", "rx.figures.lesion_curves_figure(")])
 def test_figures_fit_a_projector_window_with_the_side_panel_open(jupyter_lab, page, name, code):
     """At 1400 px lesson 00's image grid lost its sixth column and lesson 02's legend its right edge
     (issue 14). At 1280x720 with the file browser open, each figure and its legend stay inside
