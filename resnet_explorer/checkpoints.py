@@ -125,6 +125,16 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     model.load_state_dict(state)
 
 
+def model_with_weights(config: dict, state: dict[str, torch.Tensor],
+                       device: torch.device | str | None = None) -> ResNet:
+    """``build_model(**config)`` with ``state`` loaded (``load_weights``), on ``device``: by default
+    ``default_device()``, the GPU when there is one. Built on the CPU first, so the weights are
+    checked and loaded before anything is put on the device."""
+    model = build_model(**config, device="cpu")
+    load_weights(model, state)
+    return model.to(resolve_device(device))
+
+
 def save_checkpoint(model: ResNet, info: CheckpointInfo, directory: Path = CHECKPOINT_DIR) -> Path:
     """Write ``NAME.pt`` and ``NAME.json`` (used by ``scripts/make_checkpoints.py``)."""
     check_plain_name("a checkpoint name", info.name)

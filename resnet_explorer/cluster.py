@@ -43,12 +43,12 @@ from typing import NamedTuple
 
 import torch
 
-from .checkpoints import load_weights
+from .checkpoints import model_with_weights
 from .checks import check_choice, check_seed, check_whole_number
 from .data import Dataset
 from .device import default_device
 from .history import History
-from .models import ModelConfig, build_model
+from .models import ModelConfig
 from .race import one_line
 from .run_cache import RunCache, describe_data, description_of
 from .schedules import Schedule, resolve_schedule
@@ -292,9 +292,7 @@ def _submit(executor: Executor, request: RunRequest, index: int, futures: dict,
 def _received(result: RunResult, request: RunRequest, device) -> History:
     """The worker's ``History`` with its model rebuilt here, stored in the driver's cache if missing."""
     history = result.history
-    model = build_model(**history.config, device="cpu")
-    load_weights(model, result.state)
-    history.model = model.to(device or default_device())
+    model = history.model = model_with_weights(history.config, result.state, device)
     if request.cache_root and history.status in ("finished", "diverged"):
         cache = RunCache(request.cache_root)
         key = RunCache.key(description_of(history))  # the key train() gave the run

@@ -42,12 +42,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import load_weights, read_state_dict
+from .checkpoints import load_weights, model_with_weights, read_state_dict
 from .checks import (check_finite_number, check_positive_number, check_whole_number,
                      has_model_config, number_of_classes)
-from .device import resolve_device
 from .history import History
-from .models import ModelConfig, ResNet, build_model
+from .models import ModelConfig, ResNet
 from .options import DEEPEST_NET
 from .schedules import Schedule
 
@@ -246,12 +245,10 @@ class RunCache:
             raise KeyError(f"no run {key!r} in {self.root}")
         try:
             history, _ = _read_history(folder)
-            model = build_model(**history.config, device="cpu")
-            load_weights(model, read_state_dict(folder / "model.pt"))
+            return model_with_weights(history.config, read_state_dict(folder / "model.pt"), device)
         except (OSError, ValueError) as error:
             raise ValueError(f"the run cache entry {folder} is damaged ({error}); delete it with "
                              f"{self!r}.remove({key!r}) and train the run again") from None
-        return model.to(resolve_device(device))
 
     def remove(self, key: str) -> None:
         """Delete one entry (nothing happens if it is not there).

@@ -40,11 +40,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import load_weights, read_state_dict
+from .checkpoints import load_weights, model_with_weights, read_state_dict
 from .data import DATA_DIR
-from .device import resolve_device
 from .history import History
-from .models import build_model
 from .run_cache import RunCache, describe_run
 from .schedules import Schedule
 from .training import model_arguments, seeded_model
@@ -122,9 +120,7 @@ class ShippedRace:
         seed = self.weights_seed
         history = next(history for history in self.histories if history.model_name == model_name
                        and (seed is None or history.setup.get("seed") == seed))
-        model = build_model(**history.config, device="cpu")
-        load_weights(model, self.state_dict(model_name))
-        return model.to(resolve_device(device))
+        return model_with_weights(history.config, self.state_dict(model_name), device)
 
     def select(self, seed: int | None = None, **config) -> list[History]:
         """The runs with this seed and these ``build_model`` arguments (all runs by default)."""

@@ -127,3 +127,15 @@ def test_weights_that_do_not_fit_leave_the_model_untouched(folder_with_one_check
     with pytest.raises(ValueError, match=r"do not fit ResNet-14 \(A\): missing stage1.block2"):
         load_weights(model, state)
     assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())
+
+
+def test_model_with_weights_builds_the_net_loads_the_weights_and_puts_it_on_the_default_device():
+    from resnet_explorer.checkpoints import model_with_weights
+
+    source = rx.build_model(8, in_channels=1, device="cpu")
+    model = model_with_weights(source.config.as_dict(), source.state_dict())
+    assert next(model.parameters()).device.type == rx.default_device().type
+    assert all(torch.equal(value.cpu(), source.state_dict()[name]) for name, value in model.state_dict().items())
+    assert next(model_with_weights(source.config.as_dict(), source.state_dict(), "cpu").parameters()).device.type == "cpu"
+    with pytest.raises(ValueError, match=r"do not fit ResNet-14 \(A\): missing"):
+        model_with_weights(rx.build_model(14, in_channels=1).config.as_dict(), source.state_dict())
