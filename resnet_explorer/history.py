@@ -9,6 +9,7 @@ augmented images, in train mode, while the weights are still moving.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -101,3 +102,12 @@ class History:
     def __repr__(self) -> str:
         return (f"History({self.model_name!r}, {self.status}, {len(self.steps)} steps, final train "
                 f"error {self.final_train_error:.3f}, test error {self.final_test_error:.3f})")
+
+
+def runs_by_net(histories: Iterable[History]) -> dict[str, list[History]]:
+    """``{model_name: its runs}`` in the order the nets first appear (a race of several seeds
+    has one run per net and seed)."""
+    nets: dict[str, list[History]] = {}
+    for history in histories:
+        nets.setdefault(history.model_name, []).append(history)
+    return nets

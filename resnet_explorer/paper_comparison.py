@@ -25,11 +25,21 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .history import History
+from .history import History, runs_by_net
 from .options import ACTIVATION_ORDERS, SHORTCUT_VARIANTS
 
 #: The paper's "fail" (over 20% test error), and a net of ours that diverged.
 FAILED = math.inf
+
+
+def _unit(config: Mapping) -> tuple[str, str] | None:
+    """``(shortcut_variant, activation_order)`` of the residual unit ``config`` (``build_model``
+    arguments) describes, or ``None`` for a net without such a unit in He 2016 (a plain or dense
+    net, stochastic depth)."""
+    if config.get("stochastic_depth") or config.get("shortcut") in ("none", "dense"):
+        return None
+    return (config.get("shortcut_variant", "original"),
+            config.get("activation_order") or ("full_preact" if config.get("preact") else "original"))
 
 
 def paper_error(config: Mapping) -> float | None:
@@ -37,12 +47,10 @@ def paper_error(config: Mapping) -> float | None:
     arguments) describes: ``FAILED`` for the paper's "fail", ``None`` where the paper has no such
     unit (a plain or dense net, stochastic depth, the branch scaled alone, a shortcut variant with
     another order)."""
-    if config.get("stochastic_depth") or config.get("shortcut") in ("none", "dense"):
+    unit = _unit(config)
+    if unit is None or "original" not in unit:
         return None
-    variant = config.get("shortcut_variant", "original")
-    order = config.get("activation_order") or ("full_preact" if config.get("preact") else "original")
-    if variant != "original" and order != "original":
-        return None
+    variant, order = unit
     text = (ACTIVATION_ORDERS[order].paper_error.split(" / ")[0] if variant == "original"
             else SHORTCUT_VARIANTS[variant].paper_error)
     if text == "fail":
@@ -142,11 +150,10 @@ def paper_table(config: Mapping) -> tuple[int, ...]:
     unit, which is in both, and ``()`` for a unit the paper does not have."""
     if paper_error(config) is None:
         return ()
-    if config.get("shortcut_variant", "original") != "original":
+    variant, order = _unit(config)
+    if variant != "original":
         return (1,)
-    if config.get("preact") or config.get("activation_order", "original") != "original":
-        return (2,)
-    return (1, 2)
+    return (2,) if order != "original" else (1, 2)
 
 
 def table_runs(histories: Sequence[History], table: int) -> list[History]:
@@ -163,9 +170,7 @@ def compare_with_paper(histories: Sequence[History]) -> PaperComparison:
     """
     if not histories:
         raise ValueError("compare_with_paper needs the runs of a race (History objects); got none")
-    grouped: dict[str, list[History]] = {}
-    for history in histories:
-        grouped.setdefault(history.model_name, []).append(history)
+    grouped = runs_by_net(histories)
     nets, left_out = [], []
     for model_name, runs in grouped.items():
         error = paper_error(runs[0].config)

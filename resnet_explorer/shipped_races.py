@@ -42,7 +42,7 @@ from torch import nn
 
 from .checkpoints import load_weights, model_with_weights, read_state_dict
 from .data import DATA_DIR
-from .history import History
+from .history import History, runs_by_net
 from .run_cache import RunCache, describe_run
 from .schedules import Schedule
 from .training import model_arguments, seeded_model
@@ -130,13 +130,12 @@ class ShippedRace:
 
     def labels(self) -> list[str]:
         """The nets of the race, each once, in order."""
-        return list(dict.fromkeys(history.model_name for history in self.histories))
+        return list(runs_by_net(self.histories))
 
     def summary(self) -> list[dict]:
         """Per net: its label, the seeds, and the mean and spread of its final errors."""
         rows = []
-        for label in self.labels():
-            runs = [history for history in self.histories if history.model_name == label]
+        for label, runs in runs_by_net(self.histories).items():
             train = [run.final_train_error for run in runs]
             test = [run.final_test_error for run in runs]
             rows.append({"label": label, "seeds": [run.setup.get("seed") for run in runs],

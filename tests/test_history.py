@@ -41,3 +41,14 @@ def test_gradient_norms_survive_the_round_trip_and_old_histories_load_without_th
                     if name not in ("grad_steps", "grad_norms")}
     old = History.from_dict(saved_before)
     assert old.grad_steps == [] and old.grad_norms == {} and not old.recorded_gradients
+
+
+def test_runs_by_net_keeps_each_nets_seeds_together_in_the_order_the_nets_first_ran():
+    from resnet_explorer.history import runs_by_net
+
+    runs = [History(model_name=name, config={}, setup={"seed": seed})
+            for seed in (0, 1) for name in ("ResNet-56 (A)", "ResNet-56 (A), pre-act")]
+    grouped = runs_by_net(runs)
+    assert list(grouped) == ["ResNet-56 (A)", "ResNet-56 (A), pre-act"]
+    assert [run.setup["seed"] for run in grouped["ResNet-56 (A), pre-act"]] == [0, 1]
+    assert runs_by_net([]) == {}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from ..history import runs_by_net
 from . import style
 
 
@@ -36,13 +37,6 @@ def variant_styles(labels: Sequence[str]) -> list[style.SeriesStyle]:
     return [chosen[label] for label in labels]
 
 
-def _by_net(histories) -> dict[str, list]:
-    nets: dict[str, list] = {}
-    for history in histories:
-        nets.setdefault(history.model_name, []).append(history)
-    return nets
-
-
 def _diverged_note(runs) -> str:
     """``" (diverged: 1 of 3)"`` when some runs diverged: their errors are the last measured."""
     diverged = sum(run.status == "diverged" for run in runs)
@@ -59,7 +53,7 @@ def race_errors_figure(histories, *, title: str | None = "Final errors (mean ove
     training images), as in lesson 02. A run that diverged keeps the errors last measured before
     it did; its net's label says how many of its seeds diverged.
     """
-    nets = _by_net(histories)
+    nets = runs_by_net(histories)
     labels = list(nets)
     look = style.theme(large)
     styles = variant_styles(labels)
@@ -102,7 +96,7 @@ def race_curves_figure(histories, *, title: str | None = "Error during training 
                        large: bool | None = None) -> go.Figure:
     """Test error (bold) and eval-mode training error (thin, dashed) at each evaluation step,
     averaged over each net's seeds; each net its own colour."""
-    nets = _by_net(histories)
+    nets = runs_by_net(histories)
     look = style.theme(large)
     figure = go.Figure()
     for (label, runs), series in zip(nets.items(), variant_styles(list(nets))):
