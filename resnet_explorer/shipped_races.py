@@ -118,8 +118,11 @@ class ShippedRace:
             raise ValueError(f"the race {self.name!r} ships no weights for {model_name!r}; it ships them for "
                              f"{', '.join(self.weights) or 'no net'}")
         seed = self.weights_seed
-        history = next(history for history in self.histories if history.model_name == model_name
-                       and (seed is None or history.setup.get("seed") == seed))
+        history = next((history for history in self.histories if history.model_name == model_name
+                        and (seed is None or history.setup.get("seed") == seed)), None)
+        if history is None:
+            raise ValueError(f"the race {self.name!r} ships weights for {model_name!r} of seed {seed}, but has no "
+                             f"run of it with that seed; make the race again with {self.made_by}")
         return model_with_weights(history.config, self.state_dict(model_name), device)
 
     def select(self, seed: int | None = None, **config) -> list[History]:

@@ -85,6 +85,10 @@ def test_a_race_of_several_seeds_ships_the_weights_of_one_and_builds_that_net(tm
     assert all(torch.equal(value.cpu(), models[1].state_dict()[key]) for key, value in loaded.state_dict().items())
     with pytest.raises(ValueError, match="ships no weights for 'plain-8'; it ships them for ResNet-8"):
         race.load_model("plain-8")
+    document = json.loads((tmp_path / "r.json").read_text())
+    (tmp_path / "r.json").write_text(json.dumps({**document, "weights_seed": 7}))  # a file edited by hand
+    with pytest.raises(ValueError, match="ships weights for 'ResNet-8 \\(A\\)' of seed 7, but has no run of it"):
+        load_race(tmp_path / "r.json").load_model(name)
 
 
 def test_gradient_norms_far_below_one_keep_five_significant_digits(tmp_path):
